@@ -1,0 +1,1 @@
+"""Prefect orchestration, artifacts and the akhbar CLI."""
