@@ -24,7 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 _PROCLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "س"})
-_NORM = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None})
+# The treebank writes the dagger alef as a backtick (ه`ذا), camel-tools as U+0670 (هٰذا).
+_NORM = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None, "`": None, "ٰ": None}
+)
 
 
 def _norm_lemma(lemma: str | None) -> str:

@@ -99,7 +99,7 @@ _BW_TO_POS = {
 UPOS_MAP: dict[str, str] = {
     # nominals
     "noun": "NOUN",
-    "noun_quant": "NOUN",
+    "noun_quant": "DET",  # كل، بعض، جميع: quantifiers are DET in UD Arabic
     "noun_prop": "PROPN",
     "noun_num": "NUM",
     "adj": "ADJ",
@@ -112,12 +112,12 @@ UPOS_MAP: dict[str, str] = {
     "adv": "ADV",
     "adv_interrog": "ADV",
     "adv_rel": "ADV",
-    # pronouns; demonstratives are determiners in UD Arabic (هذا الكتاب)
+    # pronouns (demonstratives too: UD Arabic tags هذا PRON)
     "pron": "PRON",
     "pron_rel": "PRON",
     "pron_interrog": "PRON",
     "pron_exclam": "PRON",
-    "pron_dem": "DET",
+    "pron_dem": "PRON",
     # function words
     "prep": "ADP",
     "conj": "CCONJ",
@@ -130,7 +130,7 @@ UPOS_MAP: dict[str, str] = {
     "part_focus": "PART",
     "part_voc": "PART",
     "part_fut": "AUX",
-    "part_verb": "AUX",
+    "part_verb": "PART",
     "part_det": "DET",
     "interj": "INTJ",
     "abbrev": "X",
@@ -140,9 +140,10 @@ UPOS_MAP: dict[str, str] = {
     "latin": "X",
     "foreign": "X",
 }
-"""camel-tools POS -> UD UPOS. Closed-class readings follow UD Arabic-PADT usage:
-demonstratives are DET, إنّ-type pseudo-verbs PART, future/verbal particles AUX,
-abbreviations X. Symbols (%, $) get SYM from :func:`to_upos`; unknown tags X."""
+"""camel-tools POS -> UD UPOS, following UD Arabic usage: demonstratives PRON,
+quantifiers DET, إنّ-type pseudo-verbs PART, future/verbal particles AUX, temporal and
+causal subordinators (عندما، حيث، منذ) ADP, abbreviations X. Exceptions by lemma: the
+copulas كان and ليس are AUX. Symbols (%, $) get SYM from :func:`to_upos`."""
 
 _SYMBOL_RE = re.compile(r"^[%$€£¥°+=<>^|~©®™#&*@/\\]+$")
 
@@ -498,26 +499,62 @@ _CLOSED = frozenset(
      "part_interrog", "part_fut", "part_verb", "verb_pseudo", "adv_rel", "adv_interrog"}
 )
 _EVIDENCE_WEIGHT = 0.5  # times log1p(count of unambiguous sightings of a lemma+POS)
+_EVIDENCE_CAP = 1.0  # evidence never outweighs a function-word reading (لكن is not كان)
 _BACKOFF_SPLIT_BONUS = 2.0  # لأوباما -> ل+أوباما when أوباما is seen on its own
 _CONTEXT_MARGIN = 2.0  # a reading this far ahead is not reconsidered in context
 
+_ADV_PRIOR = 0.5  # الآن، أيضاً: adverb readings over same-spelled nouns
+_NISBA_END_RE = re.compile("(?:ي|ية|يون|يين|يات)$")
 _PERSON_PENALTY = 0.6  # news is 3rd person: أكتب/كتبتُ/اكتبْ are rarer than يكتب/كتب
 _PERSON_RE = re.compile(r"^(IV[12]|PVSUFF_SUBJ:[12]|CVSUFF_SUBJ)")
-# Among bare function words, the news reading: إنّ (not إن "if"), أنّ.
-_LEX_PRIOR = {"إِنَّ": 0.3, "أَنَّ": 0.2}
 _NOMINAL = frozenset({"noun", "noun_prop", "noun_num", "adj", "adj_comp", "noun_quant"})
 _PROCLITIC_TAGS = _SPLIT_PROCLITICS
 # Words after which a verb is expected: لم يكتب، لن يكتب، قد كتب، سوف يكتب.
 _VERB_TRIGGERS = frozenset({"لم", "لن", "قد", "سوف", "لما"})
 _NON_WORD_POS = frozenset({"punc", "digit", "latin", "foreign"})
 
-# BAMA tags these function words FUNC_WORD; UD needs finer classes.
-_FUNC_WORD_POS = {
-    "أَن": "conj_sub", "أَنَّ": "conj_sub", "إِن": "conj_sub", "كَي": "conj_sub",
-    "إِنَّ": "verb_pseudo", "لٰكِنَّ": "verb_pseudo", "لَعَلَّ": "verb_pseudo",
-    "لَيْتَ": "verb_pseudo", "عَلَّ": "verb_pseudo",
-    "قَد": "part_verb", "لَقَد": "part_verb", "سَوْفَ": "part_fut",
+# BAMA tags these function words FUNC_WORD or CONJ; UD needs finer classes (Buckwalter keys).
+_FUNC_WORD_POS_BW = {
+    ">an": "conj_sub", ">an~a": "conj_sub", ">an~": "conj_sub", "<in": "conj_sub",
+    "kay": "conj_sub", "<in~a": "verb_pseudo", "<in~": "verb_pseudo",
+    "la`kin~a": "verb_pseudo", "laEal~a": "verb_pseudo", "layota": "verb_pseudo",
+    "qad": "part_verb", "laqad": "part_verb", "sawofa": "part_fut",
 }
+# Coordinating conjunctions; BAMA's other CONJ stems (عندما، حيث، إذا) subordinate.
+_COORD_BW = frozenset({"wa", "fa", ">aw", "vum~a", ">am", "bal", "la`kin", "la`kin~a", "<im~A"})
+# Quantifiers (كل، بعض، جميع، عدة، أحد، إحدى، معظم، أي).
+_QUANT_BW = frozenset(
+    {"kul~", "baEoD", "jamiyE", "Eid~ap", ">aHad", "<iHodaY", "muEoZam", ">ay~", "kilA"}
+)
+# Copulas, AUX in UD Arabic (كان، ليس).
+_AUX_BW = frozenset({"kAn", "laysa", "lays"})
+# Among bare function words, the news reading: إنّ (not إن "if"), أنّ.
+_LEX_PRIOR_BW = {"<in~a": 0.3, ">an~a": 0.2}
+# ما is far more often the negation/particle than the relative pronoun in news.
+_POS_LEX_PRIOR = {("ما", "part_neg"): 2.2}
+_SUBORD_SCONJ_BW = frozenset({">an", ">an~a", ">an~", "<in", "kay"})
+
+
+@functools.cache
+def _lex_tables() -> tuple[dict, frozenset, frozenset, frozenset, dict, frozenset]:
+    # Keys go through bw2ar like the DB's lex values, so diacritic order matches.
+    def conv(keys):
+        return frozenset(_ar(k) for k in keys)
+
+    return (
+        {_ar(k): v for k, v in _FUNC_WORD_POS_BW.items()},
+        conv(_COORD_BW),
+        conv(_QUANT_BW),
+        conv(_AUX_BW),
+        {_ar(k): v for k, v in _LEX_PRIOR_BW.items()},
+        conv(_SUBORD_SCONJ_BW),
+    )
+
+
+# أَكْبَر، أَقَلّ، أَقْصَى: elatives are adjectives in UD.
+_ELATIVE_RE = re.compile("^أَ[ء-ي]ْ[ء-ي]َ[ء-ي]$|^أَ[ء-ي]َ[ء-ي]ّ$|^أَ[ء-ي]ْ[ء-ي]َى$")
+# Adjective-shaped nominal lemmas: nisba عَرَبِيّ، participle مُتَّحِد، فَعِيل كَبِير.
+_ADJ_SHAPE_RE = re.compile("^(?:.+يّ|مُ.{3,}|مَ.ْ.ُو.|.َ.ِي.)$")
 
 
 def _shape(bw: str) -> tuple[int, int, int, int]:
@@ -539,7 +576,7 @@ def _shape(bw: str) -> tuple[int, int, int, int]:
     return n_pro, n_det, n_enc, n_person
 
 
-def _reading_from_analysis(word_dediac: str, a: dict[str, Any]) -> tuple:
+def _reading_from_analysis(word_dediac: str, a: dict[str, Any], word_tanween: str = "") -> tuple:
     from camel_tools.utils.dediac import dediac_ar
 
     pos = a.get("pos") or "noun"
@@ -548,9 +585,17 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any]) -> tuple:
     bw = a.get("bw") or ""
     d3tok = a.get("d3tok")
     source = a.get("source")
-    if pos == "part" and lex in _FUNC_WORD_POS:
-        pos = _FUNC_WORD_POS[lex]
+    func_pos, coord, quant, aux, lex_prior, sconj = _lex_tables()
+    if pos in {"part", "conj"} and lex in func_pos:
+        pos = func_pos[lex]
+    elif pos == "conj" and lex not in coord:
+        pos = "conj_sub"
+    elif pos == "noun" and lex in quant:
+        pos = "noun_quant"
+    elif pos == "noun" and lex and _ELATIVE_RE.match(lex):
+        pos = "adj_comp"
     n_pro, n_det, n_enc, n_person = _shape(bw)
+    score: float
     if source == "backoff" and lex:
         # The backoff stem is the *normalized* word; restore its spelling (لأوباما -> أوباما).
         original = word_dediac.replace("ـ", "")[-len(lex):]
@@ -559,19 +604,37 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any]) -> tuple:
             d3tok = d3tok[: len(d3tok) - len(lex)] + original
         bw = bw.replace(lex + "/", original + "/")
         lex = original
+        if lex.startswith("ال") and len(lex) > 4:
+            # الفيسبوك: camel-tools' proper-noun backoff takes no ال+, so split it here;
+            # a definite unknown word is a common noun, or an adjective if nisba (-ي/-ية).
+            lex = lex[2:]
+            pos = "adj" if _NISBA_END_RE.search(lex) else "noun"
+            if d3tok:
+                d3tok = d3tok[: len(d3tok) - len(lex) - 2] + "ال+" + lex
+            bw = bw.replace("ال" + lex + "/NOUN_PROP", "ال/DET+" + lex + "/NOUN")
+            n_det = 1
     logprob = a.get("pos_lex_logprob")
     if isinstance(logprob, float) and logprob > -99.0:
         score = logprob  # official data: a real frequency prior
     else:
         score = _POS_PRIOR.get(pos, 0.0)
         if pos in _CLOSED and n_pro + n_det == 0:
-            score += _FUNCTION_BONUS + _LEX_PRIOR.get(lex, 0.0)
+            score += _FUNCTION_BONUS + lex_prior.get(lex, 0.0) + _POS_LEX_PRIOR.get((lex, pos), 0)
         score -= _PERSON_PENALTY * n_person
     score -= _CLITIC_PENALTY * (n_pro + n_enc) + _DET_PENALTY * n_det
     if source == "spvar":
         score -= _SPVAR_PENALTY
+    if pos == "adv":
+        score += _ADV_PRIOR
+        if "ً" in word_tanween and diac and "ً" in diac:
+            score += _ADV_PRIOR  # أيضاً written with its tanween
     d3 = dediac_ar(d3tok) if d3tok and d3tok != "NOAN" else word_dediac
-    return (lex, pos, to_upos(pos), diac, a.get("gloss"), bw or None, d3, score,
+    upos = to_upos(pos)
+    if pos == "verb" and lex in aux:
+        upos = "AUX"
+    elif pos == "conj_sub" and lex not in sconj:
+        upos = "ADP"
+    return (lex, pos, upos, diac, a.get("gloss"), bw or None, d3, score,
             n_det > 0, source, n_pro)
 
 
@@ -615,7 +678,7 @@ class Morphology:
             readings = [r[:7] + (100.0 if i == 0 else r[7] - 100.0,) + r[8:]
                         for i, r in enumerate(readings)]
         else:
-            readings = [_reading_from_analysis(wd, a) for a in analyses]
+            readings = [_reading_from_analysis(wd, a, word) for a in analyses]
         # One reading per (lemma, POS): the best-scoring analysis represents it.
         best: dict[tuple, tuple] = {}
         for r in sorted(readings, key=lambda r: (-r[7], r[3] or "")):
@@ -646,7 +709,8 @@ class Morphology:
                 continue
             scored = []
             for r in readings:
-                s = r[7] + _EVIDENCE_WEIGHT * math.log1p(ev.get((r[0], r[1]), 0))
+                seen = ev.get((r[0], r[1]), 0)
+                s = r[7] + min(_EVIDENCE_CAP, _EVIDENCE_WEIGHT * math.log1p(seen))
                 if r[9] == "backoff" and r[10] and r[0].translate(_NORM_TABLE) in self._seen:
                     s += _BACKOFF_SPLIT_BONUS
                 scored.append((s, r))
@@ -682,6 +746,18 @@ class Morphology:
                     r = cands[0]
                 else:
                     r = _pick_in_context(cands, i, prev_pos, prev_def, prev_word)
+                if (
+                    r is not None
+                    and r[1] == "noun"
+                    and prev_pos in _NOMINAL
+                    and r[8] == prev_def
+                    and r[10] == 0
+                    and _ADJ_SHAPE_RE.match(r[0] or "")
+                    and "POSS_PRON" not in (r[5] or "")
+                ):
+                    # المدينة الصغيرة: BAMA lists many adjectives as nouns only; an
+                    # adjective-shaped nominal agreeing in definiteness is read as ADJ.
+                    r = r[:1] + ("adj", "ADJ") + r[3:]
                 if r is None:
                     lemma.append(None), pos.append(None), upos.append(None)
                     diac.append(None), gloss.append(None), bw.append(None), d3.append(None)
