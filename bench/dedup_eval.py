@@ -111,8 +111,8 @@ def scale_test(n: int, config: DedupConfig) -> None:
         t_load = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
         print(
-            f"scale {n:,} random articles: assign {1000 * t_assign / n:.2f} ms/1k... "
-            f"total {t_assign:.2f} s, last save {t_save:.2f} s, load {t_load:.2f} s "
+            f"scale {n:,} random articles: assign {1e6 * t_assign / n:.0f} ms/1k articles "
+            f"({t_assign:.2f} s), last save {t_save:.2f} s, load {t_load:.2f} s "
             f"({len(loaded):,} articles, {len(loaded.segments)} segments, {size / 1e6:.1f} MB)"
         )
 
@@ -196,11 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     budget = n_words / TARGET_WORDS_PER_S
     print("\ntimings:")
     print(
-        f"  signatures {t_sig:.2f} s ({1000 * t_sig / len(ids):.0f} ms/1k articles, "
+        f"  signatures {t_sig:.2f} s ({1e6 * t_sig / len(ids):.0f} ms/1k articles, "
         f"{n_words / t_sig:,.0f} words/s)"
     )
     print(
-        f"  assign     {t_assign:.2f} s ({1000 * t_assign / len(ids):.0f} ms/1k articles); "
+        f"  assign     {t_assign:.2f} s ({1e6 * t_assign / len(ids):.0f} ms/1k articles); "
         f"save {t_save:.2f} s over {len(parts)} batches; load empty {t_load0 * 1000:.0f} ms, "
         f"load {len(reloaded):,} articles {t_load * 1000:.0f} ms"
     )

@@ -120,14 +120,25 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 # Words are runs of letters and digits; punctuation (،؛؟«» ...), _ and spaces separate them.
 _WORD = re.compile(r"[^\W_]+")
+# اقرأ أيضاً / شاهد أيضا starts a site's related-articles list: not part of the story
+# (matched after normalization, so اقرأ أيضاً is اقرا ايضا).
+_READ_ALSO = re.compile(r"\b(?:اقرا|طالع|شاهد)\W+(?:ايضا|المزيد)\b")
 
 
 def dedup_words(text: str) -> list[str]:
-    """Words of ``text`` after dediac, letter normalization, digit and case folding."""
+    """Words of ``text`` after dediac, letter normalization, digit and case folding.
+
+    A trailing related-articles list (from an "اقرأ أيضاً" marker on) is left out.
+    """
     text = dediac_ar(text)
     for old, new in _REPLACEMENTS:
         if old in text:
             text = text.replace(old, new)
+    # Literal pre-check: the regex alone costs more than the rest of this function.
+    if "ايضا" in text or "المزيد" in text:
+        marker = _READ_ALSO.search(text)
+        if marker is not None and marker.start() > 0:
+            text = text[: marker.start()]
     return _WORD.findall(text.lower())
 
 
@@ -135,7 +146,8 @@ def normalize_for_dedup(text: str) -> str:
     """Normalize text for duplicate detection: dediac, letter normalization, folding.
 
     Diacritics and tatweel are removed, alef/yaa/teh marbuta normalized, digits made
-    ASCII, Latin lowercased, and punctuation and whitespace runs become one space.
+    ASCII, Latin lowercased, punctuation and whitespace runs become one space, and a
+    trailing "اقرأ أيضاً" list is cut off.
 
     >>> normalize_for_dedup("قالَ الأميرُ: «إنّ المدينةَ ٢٠١٥»")
     'قال الامير ان المدينه 2015'
@@ -280,9 +292,7 @@ def compute_signatures(
     if len(article_ids) != len(texts):
         raise ConfigError(f"{len(article_ids)} article_ids for {len(texts)} texts")
     docs = [dedup_words(text or "") for text in texts]
-    exact = [
-        hashlib.sha256(" ".join(d).encode("utf-8")).hexdigest() if d else None for d in docs
-    ]
+    exact = [hashlib.sha256(" ".join(d).encode("utf-8")).hexdigest() if d else None for d in docs]
     hashes = _batch_shingle_hashes(docs, config.shingle_size)
     n_shingles = [len(h) for h in hashes]
     has_sig = np.array([n >= MIN_SHINGLES for n in n_shingles], dtype=bool)
