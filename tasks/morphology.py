@@ -528,8 +528,8 @@ _QUANT_BW = frozenset(
 )
 # Copulas, AUX in UD Arabic (كان، ليس).
 _AUX_BW = frozenset({"kAn", "laysa", "lays"})
-# Among bare function words, the news reading: إنّ (not إن "if"), أنّ.
-_LEX_PRIOR_BW = {"<in~a": 0.3, ">an~a": 0.2}
+# Among bare function words, the news reading: إنّ (not إن "if"), أنّ, مِن (not مَن).
+_LEX_PRIOR_BW = {"<in~a": 0.3, ">an~a": 0.2, "min": 0.3}
 # ما is far more often the negation/particle than the relative pronoun in news.
 _POS_LEX_PRIOR = {("ما", "part_neg"): 2.2}
 _SUBORD_SCONJ_BW = frozenset({">an", ">an~a", ">an~", "<in", "kay"})
