@@ -1,0 +1,669 @@
+"""Named entities (PER, LOC, ORG, MISC) over tokenized sentences.
+
+Two methods:
+
+* ``rules`` (offline default): gazetteers written for this project as facts
+  (``tasks/resources/gazetteers/``), a small left-to-right sequence layer (titles before
+  names, person-name continuation, organisation heads with their genitive phrase, place
+  cues) and, when the morphology columns are given, proper-noun and out-of-vocabulary
+  evidence (BAMA marks proper nouns ``noun_prop``; unknown words back off to a proper-noun
+  reading with ``is_oov``).
+* ``camelbert``: camel-tools' ``NERecognizer.pretrained()`` when its model is installed.
+
+Clitics: tokens come from ``simple_word_tokenize``, so proclitics are still attached
+(وبالرباط). Gazetteer lookups try the token with و/ف then ب/ل/ك stripped, and a span's
+``skip_chars`` counts the stripped letters so ``char_start`` points at the name. The name
+keeps its article: بالرباط -> skip 1 (الرباط). With لل (ل + assimilated article, للأمم)
+only the preposition is skipped, so the span text starts with the article's lam (لأمم).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import ConfigError, EnvironmentError_
+
+LABELS = ("PER", "LOC", "ORG", "MISC")
+_GAZ_DIR = Path(__file__).parent / "resources" / "gazetteers"
+
+# Diacritics (fathatan..sukun, superscript alef) and tatweel vanish; hamzated alefs unify.
+_LIGHT = {c: None for c in range(0x064B, 0x0653)}
+_LIGHT.update({0x0670: None, 0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا",
+               ord("ٱ"): "ا"})
+_LIGHT_TABLE = str.maketrans(_LIGHT)
+# Full normalization also folds ى->ي and ة->ه (يحيى/يحيي, أسامة/اسامه spelled both ways).
+_FULL_TABLE = str.maketrans({**_LIGHT, ord("ى"): "ي", ord("ة"): "ه", ord("گ"): "ك",
+                             ord("چ"): "ج", ord("ڤ"): "ف", ord("پ"): "ب"})
+
+_SCORE = {"gazetteer": 0.9, "title": 0.85, "head": 0.8, "cue": 0.75, "name": 0.8,
+          "morph": 0.6}
+_OPEN_QUOTES = frozenset('«"“')
+_CLOSE_QUOTES = frozenset('»"”')
+# بن/ابن/أبو/عبد/آل link the parts of an Arabic name (أسامة بن لادن, عبد الله).
+_NAME_LINKS = frozenset({"بن", "ابن", "بنت", "ابو", "ابي", "ابا", "عبد", "ال", "ام", "ولد"})
+# Regnal ordinals continue a name (محمد السادس, عبدالله الثاني).
+_ORDINALS = frozenset({"الاول", "الثاني", "الثالث", "الرابع", "الخامس", "السادس", "السابع",
+                       "الثامن", "التاسع", "العاشر", "عشر", "الابن", "الاب"})
+# Modifiers that may sit between a title and the name (الرئيس الأمريكي السابق بيل كلينتون).
+_TITLE_MODS = frozenset({"السابق", "السابقه", "الراحل", "الراحله", "الجديد", "الجديده",
+                         "الاسبق", "الحالي", "الاعلي", "العام", "المستقيل", "المنتخب",
+                         "المخلوع", "المكلف", "الاول", "المساعد", "الدائم"})
+_MAX_PERSON = 8
+_MAX_ORG_TAIL = 4
+
+
+def normalize_name(text: str) -> str:
+    """Dediac and fold spelling variants the way gazetteer keys are stored (إسرائيل -> اسراييل)."""
+    return text.translate(_FULL_TABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpan:
+    """One entity over tokens ``token_start:token_end`` of sentence ``sentence``.
+
+    ``skip_chars`` letters of a proclitic are skipped at the start of the first token
+    (ل in لليبيا) and ``trim_chars`` of an enclitic at the end of the last one.
+    """
+
+    sentence: int
+    token_start: int
+    token_end: int
+    label: str
+    score: float
+    method: str
+    skip_chars: int = 0
+    trim_chars: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Gazetteers:
+    phrases: dict[tuple[str, ...], tuple[str, bool]]  # key -> (label, ambiguous)
+    longest: dict[str, int]  # first key token -> longest phrase starting with it
+    first_names: dict[str, bool]  # name -> ambiguous
+    titles: dict[tuple[str, ...], bool]
+    title_longest: dict[str, int]
+    org_heads: dict[str, str]  # head -> 'inst' | 'firm'
+    loc_cues: frozenset[str]
+    stop: frozenset[str]  # light-normalized
+
+
+def _read_list(name: str) -> list[tuple[str, bool]]:
+    """Lines of a gazetteer file as (text, ambiguous); '#' comments, ' *' marks ambiguity."""
+    out = []
+    for line in (_GAZ_DIR / name).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        amb = line.endswith(" *")
+        out.append((line[:-2].strip() if amb else line, amb))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def load_gazetteers() -> _Gazetteers:
+    """Read the gazetteer files once per process."""
+    phrases: dict[tuple[str, ...], tuple[str, bool]] = {}
+    # Earlier files win a clash between unambiguous entries (الجزيرة: ORG before LOC).
+    for fname, label in (("per_known.txt", "PER"), ("org.txt", "ORG"), ("loc.txt", "LOC"),
+                         ("misc.txt", "MISC")):
+        for text, amb in _read_list(fname):
+            key = tuple(normalize_name(text).split())
+            old = phrases.get(key)
+            if old is None or (old[1] and not amb):
+                phrases[key] = (label, amb)
+    longest: dict[str, int] = {}
+    for key in phrases:
+        longest[key[0]] = max(longest.get(key[0], 0), len(key))
+    first_names: dict[str, bool] = {}
+    for text, amb in _read_list("per_first.txt"):
+        key = normalize_name(text)
+        first_names[key] = first_names.get(key, True) and amb
+    titles = {tuple(normalize_name(t).split()): True for t, _ in _read_list("per_titles.txt")}
+    title_longest: dict[str, int] = {}
+    for key in titles:
+        title_longest[key[0]] = max(title_longest.get(key[0], 0), len(key))
+    heads = {}
+    for text, _ in _read_list("org_heads.txt"):
+        word, _, kind = text.partition("\t")
+        heads[normalize_name(word.strip())] = kind.strip() or "inst"
+    cues = frozenset(normalize_name(t) for t, _ in _read_list("loc_cues.txt"))
+    stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
+    return _Gazetteers(phrases, longest, first_names, titles, title_longest, heads, cues, stop)
+
+
+def gazetteer_sizes() -> dict[str, int]:
+    """Entry counts per gazetteer kind (for reports)."""
+    g = load_gazetteers()
+    sizes = {lab: 0 for lab in LABELS}
+    for label, _ in g.phrases.values():
+        sizes[label] += 1
+    sizes.update(first_names=len(g.first_names), titles=len(g.titles),
+                 org_heads=len(g.org_heads), loc_cues=len(g.loc_cues), stop=len(g.stop))
+    return sizes
+
+
+@functools.lru_cache(maxsize=200_000)
+def _forms(token: str) -> tuple[tuple[str, int], ...]:
+    """(normalized form, letters skipped) for the token and its proclitic-stripped readings.
+
+    وبالرباط -> (وبالرباط,0), (بالرباط,1), (الرباط,2); للأمم -> ..., (الامم,1) with the
+    article's alef restored, since لل is ل + ال.
+    """
+    n = token.translate(_FULL_TABLE)
+    out = [(n, 0)]
+    bases = [(n, 0)]
+    if len(n) > 3 and n[0] in "وف":
+        bases.append((n[1:], 1))
+        out.append((n[1:], 1))
+    for b, s in bases:
+        if len(b) > 3 and b[0] in "بلك":
+            out.append((b[1:], s + 1))
+            if b[0] == "ل" and b[1] == "ل":
+                out.append(("ا" + b[1:], s + 1))
+    return tuple(out)
+
+
+def _light(token: str) -> str:
+    return token.translate(_LIGHT_TABLE)
+
+
+def _surface_skip(token: str, letters: int) -> int:
+    """Characters of ``token`` covering its first ``letters`` base letters plus their marks."""
+    if letters == 0:
+        return 0
+    seen = 0
+    for i, ch in enumerate(token):
+        if 0x064B <= ord(ch) <= 0x0652 or ord(ch) in (0x0670, 0x0640):
+            continue
+        if seen == letters:
+            return i
+        seen += 1
+    return len(token)
+
+
+def _is_word(token: str) -> bool:
+    """True for a token made of Arabic letters (no digits, punctuation or Latin)."""
+    return all("\u0621" <= ch <= "\u064a" or "\u064b" <= ch <= "\u0670" for ch in token)
+
+
+class _Sentence:
+    """Per-sentence view with the lookups the rules need, computed lazily per token."""
+
+    __slots__ = ("toks", "g", "pos", "oov", "gloss", "bw", "n", "_stop")
+
+    def __init__(self, toks: list[str], g: _Gazetteers, pos: list | None, oov: list | None,
+                 gloss: list | None, bw: list | None) -> None:
+        self.toks = toks
+        self.g = g
+        self.pos = pos
+        self.oov = oov
+        self.gloss = gloss
+        self.bw = bw
+        self.n = len(toks)
+        self._stop = [None] * len(toks)
+
+    def stop(self, i: int) -> bool:
+        v = self._stop[i]
+        if v is None:
+            t = self.toks[i]
+            v = not _is_word(t) or _light(t) in self.g.stop
+            self._stop[i] = v
+        return v
+
+    def norm(self, i: int) -> str:
+        return _forms(self.toks[i])[0][0]
+
+    def proper(self, i: int) -> bool:
+        """Morphology calls the token a proper noun (BAMA noun_prop, or OOV backoff)."""
+        if self.pos is None:
+            return False
+        return self.pos[i] == "noun_prop" or bool(self.oov[i])
+
+    def known_proper(self, i: int) -> bool:
+        """BAMA lists the token as a proper noun (not a backoff guess)."""
+        return self.pos is not None and self.pos[i] == "noun_prop" and not self.oov[i]
+
+    def affixed(self, i: int) -> bool:
+        """The chosen analysis has a clitic or affix (لتدريبات, برنامجا, نفسه)."""
+        return self.bw is not None and "+" in (self.bw[i] or "")
+
+    def demonym(self, i: int) -> bool:
+        """An adjective whose gloss is capitalised (السوري 'the+Syrian')."""
+        if self.pos is None or self.pos[i] != "adj":
+            return False
+        gl = self.gloss[i] or ""
+        last = gl.rsplit("+", 1)[-1]
+        return bool(last) and last[0].isupper()
+
+    def phrase(self, i: int, first_only: bool = False) -> tuple[int, str, bool, int] | None:
+        """Longest gazetteer phrase at ``i``: (end, label, ambiguous, skip letters)."""
+        g = self.g
+        best = None
+        for form, skip in _forms(self.toks[i]):
+            m = g.longest.get(form)
+            if m is None:
+                continue
+            for length in range(min(m, self.n - i), 0, -1):
+                key = (form,) + tuple(self.norm(k) for k in range(i + 1, i + length))
+                hit = g.phrases.get(key)
+                if hit is not None:
+                    if best is None or i + length > best[0]:
+                        best = (i + length, hit[0], hit[1], skip)
+                    break
+            if first_only and best:
+                break
+        return best
+
+    def first_name(self, i: int) -> tuple[bool, int] | None:
+        """(ambiguous, skip letters) when the token is a given name, clitics allowed."""
+        fn = self.g.first_names
+        tok = self.toks[i]
+        for form, skip in _forms(tok):
+            amb = fn.get(form)
+            if amb is not None:
+                # وعلى is و + على 'on', not و + علي: check the stripped surface against stop
+                if _light(tok)[skip:] in self.g.stop:
+                    return None
+                return amb, skip
+        return None
+
+    def title(self, i: int) -> tuple[int, int] | None:
+        """(end, skip letters) of a title or role starting at ``i``."""
+        g = self.g
+        for form, skip in _forms(self.toks[i]):
+            m = g.title_longest.get(form)
+            if m is None:
+                continue
+            for length in range(min(m, self.n - i), 0, -1):
+                key = (form,) + tuple(self.norm(k) for k in range(i + 1, i + length))
+                if key in g.titles:
+                    return i + length, skip
+        return None
+
+    def head(self, i: int) -> tuple[str, int] | None:
+        for form, skip in _forms(self.toks[i]):
+            kind = self.g.org_heads.get(form)
+            if kind is not None:
+                return kind, skip
+        return None
+
+    def cue(self, i: int) -> bool:
+        return any(form in self.g.loc_cues for form, _ in _forms(self.toks[i]))
+
+    def namelike(self, i: int, after_name: bool) -> bool:
+        """Could token ``i`` be (part of) a person's name?"""
+        if i >= self.n or self.stop(i):
+            return False
+        n = self.norm(i)
+        if n in self.g.first_names or n in _ORDINALS and after_name:
+            return True
+        hit = self.g.phrases.get((n,))
+        if hit is not None:
+            return hit[0] == "PER"
+        if self.pos is not None:
+            if self.proper(i):
+                return True
+            # Family names in ال-...ي that BAMA reads as a common adjective (البرادعي).
+            return (after_name and n.startswith("ال") and n.endswith("ي") and len(n) > 5
+                    and not self.demonym(i))
+        if self.head(i) or self.title(i) or self.cue(i):
+            return False
+        return not n.startswith("ال") or (after_name and n.endswith("ي"))
+
+
+def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
+    """End (exclusive) of a person's name that starts at ``j``.
+
+    Given names, known family names, name links (بن, أبو, عبد) and proper nouns always
+    continue a name; ``free_steps`` further words with no such evidence may too when they
+    could be a family name (مازن حسان, ميساء مغربي).
+    """
+    k = j + 1
+    free = free_steps
+    while k < s.n and k - j < _MAX_PERSON:
+        n = s.norm(k)
+        if s.stop(k):
+            break
+        if n in _NAME_LINKS and k + 1 < s.n and not s.stop(k + 1) and _is_word(s.toks[k + 1]):
+            k += 2
+            continue
+        tok = s.toks[k]
+        if tok[0] in "وف" and n not in s.g.first_names:
+            break  # ومحمد starts the next name
+        if n in s.g.first_names or n in _ORDINALS or s.g.phrases.get((n,), ("",))[0] == "PER":
+            k += 1
+            continue
+        if s.pos is not None and s.proper(k):
+            k += 1
+            continue
+        if free > 0 and _free_name_word(s, k):
+            free -= 1
+            k += 1
+            continue
+        break
+    return k
+
+
+_NAME_POS = frozenset({"noun", "adj", "noun_prop", "adj_comp", None})
+
+
+def _free_name_word(s: _Sentence, k: int) -> bool:
+    """A word with no name evidence that may still be a family name after a given name."""
+    n = s.norm(k)
+    if s.head(k) or s.title(k) or s.cue(k):
+        return False
+    hit = s.g.phrases.get((n,))
+    if hit is not None and not hit[1] and hit[0] != "PER":
+        return False
+    if n.startswith("ال"):
+        # Family names in ال-...ي (البرادعي) but not demonyms (المصري 'the Egyptian').
+        return n.endswith("ي") and len(n) > 5 and not s.demonym(k)
+    return s.pos is None or (s.pos[k] in _NAME_POS and not s.affixed(k))
+
+
+def _org_tail(s: _Sentence, j: int) -> int:
+    """End of the genitive phrase after an organisation head (وزارة الخارجية المغربية)."""
+    k = j
+    while k < s.n and k - j < _MAX_ORG_TAIL:
+        t = s.toks[k]
+        if s.stop(k) and not s.phrase(k, first_only=True):
+            break
+        n = s.norm(k)
+        if n.startswith("ال") or n.startswith("لل"):
+            k += 1
+            continue
+        if n.startswith("وال") and k > j:
+            k += 1
+            continue
+        hit = s.phrase(k, first_only=True)
+        if hit is not None and hit[3] == 0:
+            k = hit[0]
+            continue
+        if s.proper(k) and not t.startswith("و"):
+            k += 1
+            continue
+        break
+    return k
+
+
+def _quoted(s: _Sentence, j: int) -> tuple[int, int] | None:
+    """(start, end) of a short «quoted» name opening at ``j``."""
+    if j >= s.n or s.toks[j] not in _OPEN_QUOTES:
+        return None
+    for k in range(j + 1, min(s.n, j + 7)):
+        if s.toks[k] in _CLOSE_QUOTES:
+            return (j + 1, k) if k > j + 1 else None
+    return None
+
+
+def _support(s: _Sentence, i: int, label: str) -> bool:
+    """Context that licenses an ambiguous gazetteer entry at ``i``."""
+    if s.known_proper(i):
+        return True
+    if i > 0:
+        prev = s.norm(i - 1)
+        if label == "LOC" and s.cue(i - 1):
+            return True
+        if label == "PER" and (s.title(i - 1) or prev in s.g.first_names):
+            return True
+        if label == "ORG" and s.head(i - 1):
+            return True
+    return label == "PER" and i + 1 < s.n and s.proper(i + 1) and not s.stop(i + 1)
+
+
+def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
+    spans: list[EntitySpan] = []
+
+    def emit(a: int, b: int, label: str, rule: str, skip: int = 0) -> None:
+        spans.append(EntitySpan(si, a, b, label, _SCORE[rule], method,
+                                _surface_skip(s.toks[a], skip)))
+
+    i = 0
+    n = s.n
+    while i < n:
+        if s.stop(i) and s.title(i) is None:
+            i += 1
+            continue
+        # Gazetteer phrases (longest match, clitics stripped on the first token).
+        hit = s.phrase(i)
+        head = s.head(i)
+        if hit is not None and (not hit[2] or _support(s, i, hit[1])):
+            end, label, _amb, skip = hit
+            if label == "ORG" and head is not None and head[0] == "inst":
+                end = max(end, _org_tail(s, i + 1))
+            if label == "PER":
+                end = _extend_person(s, end - 1)
+            emit(i, end, label, "gazetteer", skip)
+            i = end
+            continue
+        # Title or role, then modifiers, then the name (الرئيس السوري بشار الأسد).
+        t = s.title(i)
+        if t is not None:
+            j = t[0]
+            while j < n and j - t[0] < 4 and not s.stop(j) and s.norm(j).startswith("ال") \
+                    and (s.norm(j) in _TITLE_MODS or not s.namelike(j, after_name=False)
+                         or s.demonym(j)):
+                j += 1
+            ph = s.phrase(j) if j < n else None
+            if ph is not None and ph[1] in ("LOC", "ORG") and not ph[2]:
+                # وزير خارجية فرنسا: skip the country, the name may follow it
+                j2 = ph[0]
+                if j2 < n and s.namelike(j2, after_name=False) and s.phrase(j2) is None:
+                    j = j2
+            if j < n and s.namelike(j, after_name=False) and (s.phrase(j) is None or
+                                                             s.phrase(j)[1] == "PER"):
+                end = _extend_person(s, j, free_steps=2)
+                emit(j, end, "PER", "title", s.first_name(j)[1] if s.first_name(j) else 0)
+                i = end
+                continue
+            i = t[0] if t[0] > i + 1 else i + 1
+            continue
+        # Organisation head + genitive phrase, or head + «brand».
+        if head is not None:
+            kind, skip = head
+            q = _quoted(s, i + 1)
+            if q is not None:
+                emit(q[0], q[1], "ORG", "head")
+                i = q[1] + 1
+                continue
+            if kind == "firm":
+                j = i + 1
+                k = j
+                while k < n and k - j < 3 and s.proper(k) and not s.stop(k):
+                    k += 1
+                if k > j:
+                    emit(j, k, "ORG", "head")
+                    i = k
+                    continue
+            else:
+                end = _org_tail(s, i + 1)
+                if kind == "weak" and not any(
+                        s.proper(k) or s.phrase(k, first_only=True) for k in range(i + 1, end)):
+                    end = i + 1
+                if end > i + 1:
+                    emit(i, end, "ORG", "head", skip)
+                    i = end
+                    continue
+            i += 1
+            continue
+        # Place cue + name (مدينة إيلات).
+        if s.cue(i) and i + 1 < n and not s.stop(i + 1):
+            j = i + 1
+            ph = s.phrase(j)
+            if ph is not None and ph[1] == "LOC":
+                emit(j, ph[0], "LOC", "gazetteer", ph[3])
+                i = ph[0]
+                continue
+            if ph is None and (s.proper(j) or (s.pos is None and s.namelike(j, False))) \
+                    and s.head(j) is None and s.title(j) is None:
+                emit(j, j + 1, "LOC", "cue")
+                i = j + 1
+                continue
+        # Given name (+ family name).
+        fn = s.first_name(i)
+        if fn is not None:
+            amb, skip = fn
+            # an ambiguous name (علي, often على misspelt) needs real name evidence after it
+            end = _extend_person(s, i, free_steps=0 if amb else 1)
+            if not amb or end > i + 1:
+                emit(i, end, "PER", "name", skip)
+                i = end
+                continue
+        # Nationality adjective + proper noun: الأرجنتيني ليونيل ميسي.
+        if s.demonym(i) and i + 1 < n and s.proper(i + 1) and not s.stop(i + 1) \
+                and s.phrase(i + 1) is None and s.head(i + 1) is None:
+            end = _extend_person(s, i + 1)
+            emit(i + 1, end, "PER", "title")
+            i = end
+            continue
+        # أبو مازن, عبد الرحمن: a name link followed by a name-like word.
+        if s.norm(i) in ("ابو", "عبد") and i + 1 < n and s.namelike(i + 1, after_name=True):
+            end = _extend_person(s, i + 1)
+            emit(i, end, "PER", "name")
+            i = end
+            continue
+        # A proper noun the morphology knows, or a run of unknown words, with no other cue.
+        if s.known_proper(i):
+            label = _guess_label(s, i)
+            if label == "PER":
+                end = _extend_person(s, i)
+            else:
+                end = i + 1
+                while end < n and end - i < 3 and s.known_proper(end):
+                    end += 1
+            emit(i, end, label, "morph")
+            i = end
+            continue
+        i += 1
+    return spans
+
+
+# Place-name endings: ألمانيا, أفغانستان, فنلندا, روسيا ...
+_LOC_ENDINGS = ("يا", "ستان", "لندا", "لاند", "سيا")
+
+
+def _guess_label(s: _Sentence, i: int) -> str:
+    """Label for a lone proper noun: PER unless its shape or context says place."""
+    n = s.norm(i)
+    for form, _ in _forms(s.toks[i]):
+        if form.endswith(_LOC_ENDINGS):
+            return "LOC"
+    if i > 0 and s.norm(i - 1) in ("في", "الي", "من", "بين", "عاصمه", "مدينه"):
+        return "LOC"
+    del n
+    return "PER"
+
+
+def recognize_entities(
+    sentences: list[list[str]],
+    morph: dict[str, list] | None = None,
+    method: str = "rules",
+) -> list[EntitySpan]:
+    """Find entity spans in tokenized sentences.
+
+    Args:
+        sentences: Token lists (``simple_word_tokenize`` output, clitics attached).
+        morph: Optional per-token columns flattened over all sentences in order; uses
+            ``pos``, ``is_oov`` and ``gloss`` when present.
+        method: ``rules`` or ``camelbert``.
+
+    Returns:
+        Spans sorted by sentence and start token; ``sentence`` indexes ``sentences``.
+    """
+    if method == "camelbert":
+        return _recognize_camelbert(sentences)
+    if method != "rules":
+        raise ConfigError(f"unknown NER method {method!r}: use rules or camelbert")
+    g = load_gazetteers()
+    pos = oov = gloss = bw = None
+    if morph is not None and morph.get("pos") is not None:
+        pos = morph["pos"]
+        oov = morph.get("is_oov") or [False] * len(pos)
+        gloss = morph.get("gloss") or [None] * len(pos)
+        bw = morph.get("bw") or [None] * len(pos)
+    out: list[EntitySpan] = []
+    offset = 0
+    for si, toks in enumerate(sentences):
+        m = len(toks)
+        if pos is not None:
+            s = _Sentence(toks, g, pos[offset:offset + m], oov[offset:offset + m],
+                          gloss[offset:offset + m], bw[offset:offset + m])
+        else:
+            s = _Sentence(toks, g, None, None, None, None)
+        out.extend(_sentence_spans(si, s, "rules"))
+        offset += m
+    return out
+
+
+def camelbert_available() -> bool:
+    """True when camel-tools and its NER model are installed."""
+    if importlib.util.find_spec("camel_tools") is None:
+        return False
+    from tasks.camel_env import official_data_available
+
+    return official_data_available("NamedEntityRecognition")
+
+
+def resolve_ner_method(choice: str) -> str:
+    """Map ``auto`` to ``camelbert`` when its model is installed, else ``rules``."""
+    if choice == "auto":
+        return "camelbert" if camelbert_available() else "rules"
+    if choice not in ("rules", "camelbert", "none"):
+        raise ConfigError(f"unknown NER method {choice!r}: use auto, rules, camelbert or none")
+    return choice
+
+
+@functools.lru_cache(maxsize=1)
+def _camelbert() -> Any:
+    if not camelbert_available():
+        raise EnvironmentError_(
+            "NER method 'camelbert' needs camel-tools' NamedEntityRecognition model, which is "
+            "not installed; install it with `camel_data -i ner` (or `-i light`) or use "
+            "--ner rules"
+        )
+    from tasks.camel_env import ensure_camel_data
+
+    ensure_camel_data()
+    from camel_tools.ner import NERecognizer  # 3.7 s: imports torch, so only on demand
+
+    try:
+        return NERecognizer.pretrained()
+    except (KeyError, FileNotFoundError, OSError) as exc:
+        raise EnvironmentError_(f"camel-tools NER model could not be loaded: {exc}") from exc
+
+
+def _proclitic_letters(token: str) -> int:
+    """Letters of a conjunction/preposition before an article-bearing name (وبالقاهرة -> 2)."""
+    forms = _forms(token)
+    for form, skip in forms[1:]:
+        if form.startswith("ال"):
+            return skip
+    n = forms[0][0]
+    return 1 if len(n) > 3 and n[0] in "وف" and n[1:] in load_gazetteers().first_names else 0
+
+
+def _recognize_camelbert(sentences: list[list[str]], batch: int = 32) -> list[EntitySpan]:
+    ner = _camelbert()
+    out: list[EntitySpan] = []
+    for b in range(0, len(sentences), batch):
+        chunk = sentences[b:b + batch]
+        for off, labels in enumerate(ner.predict(chunk)):
+            si = b + off
+            toks = sentences[si]
+            start = None
+            cur = None
+            for k, lab in enumerate([*labels, "O"]):
+                typ = lab[2:] if lab != "O" else None
+                if start is not None and (lab == "O" or lab.startswith("B-") or typ != cur):
+                    label = "PER" if cur == "PERS" else cur
+                    skip = _proclitic_letters(toks[start])
+                    out.append(EntitySpan(si, start, k, label, 0.9, "camelbert",
+                                          _surface_skip(toks[start], skip)))
+                    start = cur = None
+                if lab != "O" and start is None:
+                    start, cur = k, typ
+    return out
