@@ -98,6 +98,10 @@ _RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 16
 _HEAD = 4096
 _MAX_MESSAGES = 3
+_USER_AGENT = "akhbar/0.1 (Arabic news pipeline)"
+_TRANSIENT_ERRNOS = frozenset(
+    {errno.EIO, errno.EAGAIN, errno.ETIMEDOUT, errno.ECONNRESET, getattr(errno, "ESTALE", -1)}
+)
 
 _TITLE_KEYS = ("title", "headline", "name")
 _BODY_KEYS = ("content", "text", "body", "article", "articlebody", "article_body")
@@ -151,7 +155,11 @@ class _Bad(Exception):
 
 
 class _Transient(Exception):
-    """Internal: a read failure worth retrying."""
+    """Internal: a read failure worth retrying, with a server-requested delay."""
+
+    def __init__(self, message: str, delay: float = 0.0) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 def _quarantine(reason: Reason, message: str) -> _Bad:
@@ -266,24 +274,6 @@ def file_id_for(source_uri: str, member: str | None) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-_HTTP_FS: dict[float, Any] = {}
-
-
-def _http_fs(timeout_s: float) -> Any:
-    fs = _HTTP_FS.get(timeout_s)
-    if fs is None:
-        import aiohttp
-        import fsspec
-
-        fs = fsspec.filesystem(
-            "http",
-            client_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout_s)},
-            skip_instance_cache=True,
-        )
-        _HTTP_FS[timeout_s] = fs
-    return fs
-
-
 def _looks_archive(name: str, head: bytes) -> bool:
     low = name.lower()
     if low.endswith(_ARCHIVE_SUFFIXES):
@@ -326,70 +316,82 @@ def _read_local(path: str, config: FetchConfig) -> bytes:
         return _read_capped(f, path, config)
 
 
+def _read_http(url: str, config: FetchConfig) -> bytes:
+    # The standard library, not fsspec's HTTP filesystem: one GET per attempt and the
+    # real status code (fsspec sends HEAD first and reports most errors as not found).
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    with urllib.request.urlopen(req, timeout=config.timeout_s) as resp:
+        return _read_capped(resp, url, config)
+
+
 def _read_remote(url: str, config: FetchConfig) -> bytes:
     if url.startswith(("http://", "https://")):
-        fs, path, kw = _http_fs(config.timeout_s), url, {"block_size": 0}
-    else:
-        import fsspec
+        return _read_http(url, config)
+    import fsspec
 
-        fs, path = fsspec.core.url_to_fs(url)
-        kw = {}
-        if not fs.exists(path):
-            raise FileNotFoundError(url)
-        if fs.isdir(path):
-            raise _failed(Reason.NOT_A_REGULAR_FILE, f"{url}: is a directory")
-    with fs.open(path, "rb", **kw) as f:
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.exists(path):
+        raise FileNotFoundError(url)
+    if fs.isdir(path):
+        raise _failed(Reason.NOT_A_REGULAR_FILE, f"{url}: is a directory")
+    with fs.open(path, "rb") as f:
         return _read_capped(f, url, config)
 
 
 def _classify(exc: BaseException, uri: str) -> _Bad | _Transient:
     """Map a read exception to a permanent failure or a retryable one."""
-    import asyncio
+    import http.client
+    import socket
+    import urllib.error
 
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover - aiohttp is a dependency
-        aiohttp = None  # type: ignore[assignment]
-    is_http = uri.startswith(("http://", "https://"))
-    if aiohttp is not None and isinstance(exc, aiohttp.ClientResponseError):
-        if exc.status == 429 or exc.status >= 500:
-            return _Transient(f"HTTP {exc.status} {exc.message}")
-        return _failed(Reason.HTTP_ERROR, f"{uri}: HTTP {exc.status} {exc.message}")
-    if aiohttp is not None and isinstance(exc, aiohttp.InvalidURL):
-        return _failed(Reason.HTTP_ERROR, f"{uri}: invalid URL")
+    if isinstance(exc, urllib.error.HTTPError):
+        if exc.code == 429 or exc.code >= 500:
+            return _Transient(f"HTTP {exc.code} {exc.reason}", _retry_after(exc))
+        return _failed(Reason.HTTP_ERROR, f"{uri}: HTTP {exc.code} {exc.reason}")
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, socket.gaierror):
+            return _failed(Reason.NETWORK_ERROR, f"{uri}: cannot resolve host ({reason})")
+        if isinstance(reason, OSError):
+            return _Transient(f"{type(reason).__name__}: {reason}")
+        return _failed(Reason.HTTP_ERROR, f"{uri}: {reason}")
+    if isinstance(exc, http.client.InvalidURL):
+        return _failed(Reason.HTTP_ERROR, f"{uri}: invalid URL ({exc})")
     if isinstance(exc, FileNotFoundError):
-        if is_http:  # fsspec maps HTTP 404 to FileNotFoundError
-            return _failed(Reason.HTTP_ERROR, f"{uri}: HTTP 404 Not Found")
         return _failed(Reason.NOT_FOUND, f"{uri}: no such file")
     if isinstance(exc, PermissionError):
         return _failed(Reason.PERMISSION_DENIED, f"{uri}: permission denied")
     if isinstance(exc, IsADirectoryError):
         return _failed(Reason.NOT_A_REGULAR_FILE, f"{uri}: is a directory")
-    transient_types: tuple[type[BaseException], ...] = (
-        TimeoutError,
-        asyncio.TimeoutError,
-        ConnectionError,
-    )
-    if aiohttp is not None:
-        transient_types += (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
-    if isinstance(exc, transient_types):
+    if isinstance(exc, TimeoutError | ConnectionError | http.client.HTTPException):
         return _Transient(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, OSError) and exc.errno in (
-        errno.EIO,
-        errno.EAGAIN,
-        errno.ETIMEDOUT,
-        errno.ECONNRESET,
-        getattr(errno, "ESTALE", -1),
-    ):
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
         return _Transient(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, ValueError) and is_http:
+    if isinstance(exc, ValueError) and _is_url(uri):
         return _failed(Reason.HTTP_ERROR, f"{uri}: invalid URL ({exc})")
     return _failed(Reason.READ_ERROR, f"{uri}: {type(exc).__name__}: {exc}")
+
+
+def _retry_after(exc: Any) -> float:
+    # Honour a short Retry-After (seconds) from 429/503; dates and long waits are ignored.
+    value = (exc.headers or {}).get("Retry-After", "") if hasattr(exc, "headers") else ""
+    try:
+        return min(float(value), 30.0)
+    except ValueError:
+        return 0.0
+
+
+def is_transient(exc: BaseException, uri: str = "") -> bool:
+    """Whether a read failure is worth retrying (for Prefect's ``retry_condition_fn``)."""
+    return isinstance(_classify(exc, uri), _Transient)
 
 
 def _read_source(uri: str, config: FetchConfig) -> bytes:
     """Read one source's raw bytes, retrying transient failures with backoff and jitter."""
     last = ""
+    wait = 0.0
     for attempt in range(config.retries + 1):
         try:
             return _read_remote(uri, config) if _is_url(uri) else _read_local(uri, config)
@@ -400,10 +402,11 @@ def _read_source(uri: str, config: FetchConfig) -> bytes:
             if isinstance(kind, _Bad):
                 raise kind from exc
             last = str(kind)
+            wait = kind.delay
         if attempt < config.retries:
-            # Exponential backoff with full jitter around the nominal delay.
-            delay = config.retry_backoff_s * (2**attempt)
-            time.sleep(delay * random.uniform(0.5, 1.5))
+            # Exponential backoff with jitter around the nominal delay.
+            delay = config.retry_backoff_s * (2**attempt) * random.uniform(0.5, 1.5)
+            time.sleep(max(delay, wait))
     raise _failed(
         Reason.RETRIES_EXHAUSTED,
         f"{uri}: gave up after {config.retries + 1} attempts; last error: {last}",
@@ -435,7 +438,7 @@ def _link_escapes(member: str, target: str) -> bool:
 
 def _skip_member(name: str) -> bool:
     # macOS resource forks and dot files are not articles, same as hidden files on disk.
-    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    parts = [p for p in name.replace("\\", "/").split("/") if p and p not in (".", "..")]
     return not parts or parts[0] == "__MACOSX" or any(_hidden(p) for p in parts)
 
 
@@ -542,7 +545,7 @@ def _expand_zip(uri: str, data: bytes, budget: _Budget, config: FetchConfig) -> 
         return
     for info in infos:
         name = info.filename
-        if info.is_dir() or _skip_member(name):
+        if info.is_dir() or (_skip_member(name) and not _unsafe_name(name)):
             continue
         where = f"{uri} member {name!r}"
         if budget.exhausted:
@@ -610,7 +613,7 @@ def _expand_tar(uri: str, data: bytes, budget: _Budget, config: FetchConfig) -> 
     try:
         for ti in tf:
             name = ti.name
-            if ti.isdir() or _skip_member(name):
+            if ti.isdir() or (_skip_member(name) and not _unsafe_name(name)):
                 continue
             where = f"{uri} member {name!r}"
             if budget.exhausted:
@@ -690,20 +693,37 @@ def _is_arabic_char(ch: str) -> bool:
     return any(a <= o <= b for a, b in _ARABIC_RANGES)
 
 
-def _plausible_arabic(text: str) -> bool:
-    """Decoded text looks like real Arabic rather than mojibake.
+_MIXED_SCRIPT = re.compile(
+    r"[\u0621-\u064a][a-zA-Z\u00c0-\u024f]|[a-zA-Z\u00c0-\u024f][\u0621-\u064a]"
+)
 
-    Non-ASCII letters must be mostly Arabic, and there must be no C1 controls or
-    replacement characters (``ÙØ§Ù`` is UTF-8 Arabic read as cp1252).
+
+def _arabic_score(text: str) -> float | None:
+    """How plausibly ``text`` is real Arabic (share of non-ASCII letters that are Arabic).
+
+    None when it reads as mojibake: replacement characters, C1 controls, or Arabic letters
+    glued to Latin ones inside words (``Le prىsident`` is Latin-1 French read as
+    ISO-8859-6; ``ê`` inside an Arabic word is ISO-8859-6 read as cp1256).
     """
     sample = text[:20000]
     if "\ufffd" in sample or any("\x80" <= c <= "\x9f" for c in sample):
-        return False
+        return None
     non_ascii = [c for c in sample if ord(c) > 127 and c.isalpha()]
-    if not non_ascii:
-        return True
     arabic = sum(1 for c in non_ascii if _is_arabic_char(c))
-    return arabic / len(non_ascii) >= 0.8
+    if not arabic:
+        return 0.0
+    if len(_MIXED_SCRIPT.findall(sample)) > max(1, arabic // 50):
+        return None
+    return arabic / len(non_ascii)
+
+
+# The article ال and the most frequent particles (في، من، على، إلى، أن).
+_COMMON_ARABIC = re.compile(r"(?<![\u0621-\u064a])(?:ال|في|من|على|إلى|أن)")
+
+
+def _plausible_arabic(text: str) -> bool:
+    score = _arabic_score(text)
+    return score is not None and score >= 0.9
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -760,13 +780,24 @@ def decode_bytes(data: bytes, name: str = "input") -> tuple[str, str]:
                 "re-encoded)",
             )
         return text, "utf-8"
+    # Both legacy Arabic code pages decode most bytes; keep the one that reads as Arabic.
+    # When both do (they share ء..ض), the one with more common words wins: ISO-8859-6's
+    # ل is cp1256's ن, so ال and في vanish from a wrong decoding. Remaining ties go to
+    # cp1256, by far the more common in older corpora.
+    best: tuple[float, int, str, str] | None = None
     for enc in ("cp1256", "iso8859_6"):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _plausible_arabic(text) and _arabic_share(text) > 0:
-            return text, enc
+        score = _arabic_score(text)
+        if score is None or score < 0.9:
+            continue
+        common = len(_COMMON_ARABIC.findall(text[:20000]))
+        if best is None or (score, common) > best[:2]:
+            best = (score, common, text, enc)
+    if best is not None:
+        return best[2], best[3]
     guess = _charset_normalizer_guess(data)
     if guess is not None:
         return guess
@@ -1071,9 +1102,14 @@ def _parse_html(name: str, text: str) -> _Parsed:
     body = (meta.get("text") or "").strip()
     if not body:
         raise _quarantine(Reason.NO_TEXT_EXTRACTED, f"{name}: no article text in the page")
+    title = meta.get("title") or None
+    # The extracted text repeats the <h1> headline as its first line; the title has it.
+    first, _, rest = body.partition("\n")
+    if title and first.strip() == title.strip() and rest.strip():
+        body = rest.strip()
     rec = _Rec(
         layout="fields",
-        title=meta.get("title") or None,
+        title=title,
         body=body,
         date_raw=meta.get("date") or None,
         reference_time=None,

@@ -185,3 +185,386 @@ def test_quarantine_dir_gets_copy_and_sidecar(tmp_path):
     side = json.loads((qdir / f"{fid}__broken.json.json").read_text())
     assert side["reason"] == "bad_json" and side["source_uri"] == str(p)
     assert read_input(str(p), None, CFG) == b"{not json"
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
+ARABIC = (
+    "قال وزير الفلاحة إن محصول القمح هذا العام سيكون وفيرا بفضل الأمطار الغزيرة، "
+    "وإن الحكومة ستشتري المحصول من الفلاحين بسعر مناسب في الأسواق."
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1256", "iso8859_6"])
+def test_encodings_detected_and_recorded(tmp_path, encoding):
+    p = tmp_path / f"{encoding}.txt"
+    p.write_bytes(("عنوان الخبر\n" + ARABIC + "\n").encode(encoding))
+    res = _fetch([p])
+    (row,) = _rows(res)
+    assert (row["status"], row["encoding"]) == ("ok", encoding)
+    assert res.records.column("body")[0].as_py() == "عنوان الخبر\n" + ARABIC + "\n"
+
+
+def test_undecodable_and_mojibake_quarantined_not_garbled(tmp_path):
+    # Latin-1 French would "decode" as ISO-8859-6 with Arabic letters inside Latin words.
+    (tmp_path / "latin1.txt").write_bytes("Le président a annoncé une réforme.".encode("latin-1"))
+    # UTF-8 Arabic read as cp1252 and saved again as UTF-8: classic mojibake.
+    garbled = ARABIC.encode("utf-8").decode("cp1252", "replace").encode("utf-8")
+    (tmp_path / "mojibake.txt").write_bytes(garbled)
+    res = _fetch(sorted(tmp_path.iterdir()))
+    assert [(r["status"], r["reason"]) for r in _rows(res)] == [("quarantined", "bad_encoding")] * 2
+    assert res.records.num_rows == 0
+
+
+def test_html_page_main_text_and_metadata(tmp_path):
+    res = _fetch([os.path.abspath(os.path.join(FIXTURES, "fetch_news_page.html"))])
+    (row,) = _rows(res)
+    assert (row["status"], row["format"]) == ("ok", "html")
+    (rec,) = res.records.to_pylist()
+    assert rec["title"] == "افتتاح محطة لتحلية مياه البحر في المدينة الساحلية"
+    assert rec["author"] == "ليلى بنعلي"
+    assert rec["date_raw"].startswith("2024-05-28")
+    assert rec["source"] == "جريدة الأفق"
+    body = rec["body"]
+    assert body.startswith("افتتحت الحكومة صباح اليوم")
+    assert "المرحلة الثانية من المشروع" in body
+    for junk in (
+        "الرئيسية",
+        "شارك على فيسبوك",
+        "إعلان",
+        "مقالات ذات صلة",
+        "ارتفاع منسوب السدود",
+        "تعليق القارئ",
+        "trackerId",
+        "جميع الحقوق محفوظة",
+    ):
+        assert junk not in body
+
+
+def test_html_without_text_quarantined(tmp_path):
+    p = tmp_path / "empty.html"
+    p.write_text(
+        "<html><head><title>x</title><script>var a = 1;</script></head>"
+        "<body><script>document.write('إعلان');</script><img src='a.png'></body></html>"
+    )
+    (row,) = _rows(_fetch([p]))
+    assert (row["status"], row["reason"]) == ("quarantined", "no_text_extracted")
+
+
+def test_csv_with_header(tmp_path):
+    p = tmp_path / "dump.csv"
+    p.write_text(
+        "title,content,published,source\n"
+        f'"خبر أول","{ARABIC}",2024-05-28,الوكالة\n'
+        '"خبر ثان","نص الخبر الثاني، مع فاصلة",28 مايو 2024,الوكالة\n'
+        '"ناقص"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "nobody.csv").write_text("title,date\nعنوان,2024-05-28\n", encoding="utf-8")
+    res = _fetch([p, tmp_path / "nobody.csv"])
+    good, bad = _rows(res)
+    assert (good["status"], good["format"], good["n_rejected"]) == ("ok", "csv", 1)
+    assert (bad["status"], bad["reason"]) == ("quarantined", "bad_csv")
+    recs = res.records.to_pylist()
+    assert [r["title"] for r in recs] == ["خبر أول", "خبر ثان"]
+    assert recs[1]["body"] == "نص الخبر الثاني، مع فاصلة" and recs[1]["date_raw"] == "28 مايو 2024"
+
+
+def test_format_sniffed_when_extension_lies_or_is_missing(tmp_path):
+    (tmp_path / "a.txt").write_text(json.dumps(ARTICLES, ensure_ascii=False))
+    (tmp_path / "b").write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in ARTICLES))
+    (tmp_path / "c.json").write_text(
+        "<!DOCTYPE html><html><body><article><p>"
+        + ARABIC
+        + "</p><p>"
+        + ARABIC
+        + "</p></article></body></html>"
+    )
+    (tmp_path / "d.dat").write_text(NEWS_TXT)
+    res = _fetch(sorted(tmp_path.iterdir()))
+    assert [r["format"] for r in _rows(res)] == ["json", "jsonl", "html", "txt"]
+    assert all(r["status"] == "ok" for r in _rows(res))
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _zip(path, members: dict[str, bytes]):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _tar(path, members: dict[str, bytes], mode="w:gz", links=()):
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+
+
+def _members():
+    return {
+        "dump/news.json": json.dumps(ARTICLES, ensure_ascii=False).encode(),
+        "dump/story.txt": NEWS_TXT.encode("cp1256"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz", "tar"])
+def test_archives_expand_into_member_rows(tmp_path, kind):
+    p = tmp_path / f"bundle.{kind}"
+    if kind == "zip":
+        _zip(p, _members())
+    else:
+        _tar(p, _members(), mode="w:gz" if kind == "tar.gz" else "w")
+    res = _fetch([p])
+    rows = _rows(res)
+    assert [(r["member"], r["status"], r["format"]) for r in rows] == [
+        ("dump/news.json", "ok", "json"),
+        ("dump/story.txt", "ok", "txt"),
+    ]
+    assert all(r["source_uri"] == str(p) for r in rows)
+    assert rows[1]["encoding"] == "cp1256"
+    assert rows[0]["file_id"] == file_id_for(str(p), "dump/news.json")
+    assert res.records.num_rows == 3
+    assert read_input(str(p), "dump/story.txt", CFG) == NEWS_TXT.encode("cp1256")
+    # unchanged members are skipped one by one
+    known = {(str(p), r["member"]): r["sha256"] for r in rows}
+    again = _fetch([p], known=known)
+    assert {r["status"] for r in _rows(again)} == {"skipped_unchanged"}
+
+
+def test_single_gz_file(tmp_path):
+    import gzip
+
+    p = tmp_path / "news.jsonl.gz"
+    p.write_bytes(gzip.compress(json.dumps(ARTICLES[0], ensure_ascii=False).encode()))
+    res = _fetch([p])
+    (row,) = _rows(res)
+    assert (row["member"], row["format"], row["status"]) == ("news.jsonl", "jsonl", "ok")
+
+
+def test_unsafe_members_rejected_and_nothing_written(tmp_path):
+    z = tmp_path / "evil.zip"
+    _zip(
+        z,
+        {
+            "../escape.txt": NEWS_TXT.encode(),
+            "/abs.txt": NEWS_TXT.encode(),
+            "ok.txt": NEWS_TXT.encode(),
+        },
+    )
+    t = tmp_path / "evil.tar.gz"
+    _tar(
+        t,
+        {"../../up.txt": NEWS_TXT.encode(), "fine.txt": NEWS_TXT.encode()},
+        links=[("passwd.txt", "../../../etc/passwd"), ("abs_link.txt", "/etc/passwd")],
+    )
+    res = _fetch([z, t], quarantine_dir=str(tmp_path / "q"))
+    got = {(r["member"], r["reason"]) for r in _rows(res)}
+    assert got == {
+        ("../escape.txt", "unsafe_archive_member"),
+        ("/abs.txt", "unsafe_archive_member"),
+        ("ok.txt", None),
+        ("../../up.txt", "unsafe_archive_member"),
+        ("fine.txt", None),
+        ("passwd.txt", "unsafe_archive_member"),
+        ("abs_link.txt", "unsafe_archive_member"),
+    }
+    assert not (tmp_path.parent / "escape.txt").exists()
+    assert res.records.num_rows == 2
+    # only sidecars in the quarantine dir, never files at the member's own path
+    assert all(f.parent == tmp_path / "q" for f in (tmp_path / "q").rglob("*"))
+
+
+def test_zip_bomb_and_oversized_member(tmp_path):
+    z = tmp_path / "bomb.zip"
+    _zip(z, {"zeros.txt": b"0" * 3_000_000, "small.txt": NEWS_TXT.encode()})
+    res = fetch_batch([Source(str(z))], CFG.model_copy(update={"max_archive_ratio": 50}))
+    rows = {r["member"]: r for r in _rows(res)}
+    assert (rows["zeros.txt"]["status"], rows["zeros.txt"]["reason"]) == (
+        "quarantined",
+        "archive_bomb",
+    )
+    assert rows["small.txt"]["status"] == "ok"
+    capped = CFG.model_copy(update={"max_file_bytes": 1000})
+    rows = {r["member"]: r["reason"] for r in _rows(fetch_batch([Source(str(z))], capped))}
+    assert rows["zeros.txt"] == "file_too_large"
+    total = CFG.model_copy(update={"max_archive_bytes": 100_000})
+    rows = {r["member"]: r["reason"] for r in _rows(fetch_batch([Source(str(z))], total))}
+    assert rows == {"zeros.txt": "archive_bomb", "small.txt": "archive_bomb"}
+
+
+def test_damaged_archive_quarantined(tmp_path):
+    p = tmp_path / "broken.zip"
+    p.write_bytes(b"PK\x03\x04 this is not really a zip file at all")
+    (row,) = _rows(_fetch([p]))
+    assert (row["status"], row["reason"], row["member"]) == ("quarantined", "bad_archive", None)
+
+
+def test_large_plain_file_capped(tmp_path):
+    p = tmp_path / "big.txt"
+    p.write_text(ARABIC * 50)
+    res = fetch_batch([Source(str(p))], CFG.model_copy(update={"max_file_bytes": 500}))
+    (row,) = _rows(res)
+    assert (row["status"], row["reason"]) == ("quarantined", "file_too_large")
+
+
+def test_permission_denied(tmp_path):
+    p = tmp_path / "secret.txt"
+    p.write_text(NEWS_TXT)
+    p.chmod(0)
+    try:
+        (row,) = _rows(_fetch([p]))
+    finally:
+        p.chmod(0o644)
+    if os.geteuid() == 0:  # root reads mode-000 files; the row must simply be ok
+        assert row["status"] == "ok"
+    else:
+        assert (row["status"], row["reason"]) == ("failed", "permission_denied")
+
+
+# --------------------------------------------------------------------------- remote
+
+
+def test_memory_fsspec_directory_and_glob():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/fetchtest/news/a.json", json.dumps(ARTICLES, ensure_ascii=False).encode())
+    fs.pipe("/fetchtest/news/sub/b.txt", NEWS_TXT.encode("cp1256"))
+    fs.pipe("/fetchtest/news/.hidden.txt", b"x")
+    try:
+        sources = discover_sources(["memory://fetchtest/news"], CFG)
+        assert [s.uri for s in sources] == [
+            "memory:///fetchtest/news/a.json",
+            "memory:///fetchtest/news/sub/b.txt",
+        ]
+        globbed = discover_sources(["memory://fetchtest/news/*.json"], CFG)
+        assert [s.uri for s in globbed] == ["memory:///fetchtest/news/a.json"]
+        res = fetch_batch(sources + [Source("memory:///fetchtest/news/gone.txt")], CFG)
+        assert [(r["status"], r["encoding"]) for r in _rows(res)][:2] == [
+            ("ok", "utf-8"),
+            ("ok", "cp1256"),
+        ]
+        assert _rows(res)[2]["reason"] == "not_found"
+        assert res.records.num_rows == 3
+    finally:
+        fs.rm("/fetchtest", recursive=True)
+
+
+@pytest.fixture
+def http_server():
+    import threading
+    import time
+    from collections import Counter
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: Counter[str] = Counter()
+    served: Counter[str] = Counter()
+    body = json.dumps(ARTICLES, ensure_ascii=False).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def do_GET(self):  # noqa: N802 - http.server API
+            hits[self.path] += 1
+            if self.path.startswith("/flaky") and hits[self.path] <= 2:
+                self.send_error(503)
+                return
+            if self.path.startswith("/limited") and hits[self.path] == 1:
+                self.send_error(429)
+                return
+            if self.path == "/forbidden.json":
+                self.send_error(403)
+                return
+            if self.path == "/down.json":
+                self.send_error(500)
+                return
+            if self.path == "/hang.json":
+                time.sleep(1.5)
+            if self.path.startswith("/slow"):
+                time.sleep(0.4)
+            if self.path.startswith(("/flaky", "/slow", "/limited", "/ok", "/hang")):
+                served[self.path] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_error(404)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits, served
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_retries_transient_and_records_permanent(http_server):
+    base, hits, served = http_server
+    good = [
+        "/ok.json",
+        "/flaky1.json",
+        "/flaky2.json",
+        "/slow1.json",
+        "/slow2.json",
+        "/limited.json",
+    ]
+    bad = ["/missing.json", "/forbidden.json", "/down.json"]
+    sources = discover_sources([base + p for p in good + bad], CFG)
+    res = fetch_batch(sources, CFG)
+    rows = {r["source_uri"][len(base) :]: r for r in _rows(res)}
+    for p in good:
+        assert rows[p]["status"] == "ok", rows[p]
+        assert served[p] == 1  # every file arrives exactly once
+    assert res.records.num_rows == 2 * len(good)
+    assert (rows["/missing.json"]["reason"], hits["/missing.json"]) == ("http_error", 1)
+    assert "404" in rows["/missing.json"]["message"]
+    assert (rows["/forbidden.json"]["reason"], hits["/forbidden.json"]) == ("http_error", 1)
+    assert "403" in rows["/forbidden.json"]["message"]
+    assert rows["/down.json"]["status"] == "failed"
+    assert rows["/down.json"]["reason"] == "retries_exhausted"
+    assert hits["/down.json"] == CFG.retries + 1 and "500" in rows["/down.json"]["message"]
+
+
+def test_http_timeout_is_retried_then_gives_up(http_server):
+    base, hits, _ = http_server
+    cfg = CFG.model_copy(update={"timeout_s": 0.3, "retries": 1})
+    (row,) = _rows(fetch_batch([Source(base + "/hang.json")], cfg))
+    assert (row["status"], row["reason"]) == ("failed", "retries_exhausted")
+    assert hits["/hang.json"] == 2
+
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared")
+
+
+@pytest.mark.shared
+def test_saudinewsnet_zips_every_article_arrives():
+    import glob
+    import zipfile
+
+    zips = sorted(glob.glob(os.path.join(SHARED, "corpora", "saudinewsnet", "*.zip")))
+    if not zips:
+        pytest.skip("../shared/corpora/saudinewsnet/*.zip is missing")
+    expected = 0
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            for name in zf.namelist():
+                expected += len(json.loads(zf.read(name)))
+    res = fetch_batch(discover_sources([os.path.join(SHARED, "corpora", "saudinewsnet")], CFG), CFG)
+    assert {r["status"] for r in _rows(res)} == {"ok"}
+    assert all(r["member"] for r in _rows(res))
+    assert res.records.num_rows == expected
