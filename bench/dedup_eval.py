@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from tasks.dedup import (  # noqa: E402
     compute_signatures,
     normalize_for_dedup,
     signatures_to_numpy,
+    summarize_duplicates,
 )
 
 # The whole pipeline targets 50k words/s; the index may add at most 10 % to that.
@@ -169,28 +169,22 @@ def main(argv: list[str] | None = None) -> None:
     result = pa.concat_tables(parts)
     assert again.equals(result), "re-assign after reload changed answers"
 
-    dup = result.column("duplicate_of").to_pylist()
     near = result.column("near_duplicate_of").to_pylist()
-    story = [index.canonical_story(s) for s in result.column("story_id").to_pylist()]
+    table = result.append_column("title", pa.array([by_id[a]["title"].strip() for a in ids]))
+    table = table.append_column("source_name", pa.array([by_id[a]["source"] for a in ids]))
+    summary = summarize_duplicates(table, index, top=args.show)
     n_short = signatures.column("minhash").null_count
     print(
-        f"exact duplicates: {sum(d is not None for d in dup):,}   "
-        f"near duplicates: {sum(x is not None for x in near):,}   "
+        f"exact duplicates: {summary.n_exact:,}   near duplicates: {summary.n_near:,}   "
         f"no MinHash (short): {n_short:,}   story merges: {len(index.merges)}"
     )
-    members: dict[str, list[str]] = defaultdict(list)
-    for aid, s in zip(ids, story, strict=True):
-        members[s].append(aid)
-    clusters = sorted((m for m in members.values() if len(m) >= 2), key=len, reverse=True)
     print(
-        f"near-duplicate stories (clusters of size >= 2): {len(clusters):,}, "
-        f"holding {sum(len(c) for c in clusters):,} articles"
+        f"near-duplicate stories (clusters of size >= 2): {summary.n_stories:,}, "
+        f"holding {summary.n_in_stories:,} articles"
     )
     print(f"\nlargest clusters (top {args.show}):")
-    for c in clusters[: args.show]:
-        sources = Counter(by_id[a]["source"] for a in c)
-        title = by_id[c[0]]["title"].strip()[:70]
-        print(f"  {len(c):3d}  {title}  | {dict(sources.most_common(5))}")
+    for c in summary.largest:
+        print(f"  {c['size']:3d}  {c['title'][:70]}  | {c['sources']}")
 
     words_k = n_words / 1000
     budget = n_words / TARGET_WORDS_PER_S

@@ -23,6 +23,7 @@ from tasks.dedup import (
     shingle_hashes,
     signatures_for_articles,
     signatures_to_numpy,
+    summarize_duplicates,
 )
 from tasks.errors import ConfigError, SchemaError
 
@@ -167,8 +168,9 @@ def test_short_texts_never_near_duplicates(tmp_path):
     index = DedupIndex.load(str(tmp_path), CONFIG)
     out = _assign(index, [("a", a), ("b", b), ("a2", a)])
     assert out["b"]["near_duplicate_of"] is None and out["b"]["story_id"] == "b"
-    # Short texts can still be exact duplicates.
-    assert out["a2"]["duplicate_of"] == "a" and out["a2"]["story_id"] == "a"
+    # Short texts are still flagged as exact duplicates, but boilerplate-length bodies
+    # do not link stories.
+    assert out["a2"]["duplicate_of"] == "a" and out["a2"]["story_id"] == "a2"
 
 
 def test_cross_run_linking_and_idempotent_reassign(tmp_path):
@@ -280,3 +282,18 @@ def test_missing_columns_name_the_column(tmp_path):
         index.assign(pa.table({"id": ["a"]}), sigs)
     with pytest.raises(SchemaError, match="no dedup signature for article 'zz'"):
         index.assign(_articles(["zz"]), sigs)
+
+
+def test_summarize_duplicates_counts_and_ranks_stories(tmp_path):
+    index = DedupIndex.load(str(tmp_path), CONFIG)
+    items = [("d", DISPATCH), ("o", OTHER_ROAD), ("r1", REPOST_TITLE), ("r3", REPOST_REWORDED)]
+    ids = [i for i, _ in items]
+    out = index.assign(_articles(ids), compute_signatures([t for _, t in items], CONFIG, ids))
+    table = out.append_column("title", pa.array(["طريق جازان", "طريق أبها", None, "جازان"]))
+    table = table.append_column("source_name", pa.array(["spa", "spa", "site", "site"]))
+    summary = summarize_duplicates(table, index, top=5)
+    assert (summary.n_articles, summary.n_exact, summary.n_near) == (4, 1, 1)
+    assert (summary.n_stories, summary.n_in_stories) == (1, 3)
+    assert summary.largest == [
+        {"story_id": "d", "title": "طريق جازان", "size": 3, "sources": {"site": 2, "spa": 1}}
+    ]
