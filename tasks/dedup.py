@@ -325,7 +325,8 @@ def _sig_array(rows: np.ndarray | None, has_sig: np.ndarray, num_perm: int) -> p
     values = rows.reshape(-1) if rows is not None else np.empty(0, dtype=np.uint32)
     lengths = np.where(has_sig, num_perm, 0)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    assert len(values) == n_sig * num_perm
+    if len(values) != n_sig * num_perm:
+        raise ValueError(f"{len(values)} MinHash values for {n_sig} signatures of {num_perm}")
     mask = pa.array(~has_sig)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32()), mask=mask)
 
@@ -423,7 +424,6 @@ class DedupIndex:
     _base_keys: list[np.ndarray] = field(default_factory=list)
     _base_pos: list[np.ndarray] = field(default_factory=list)
     _delta: list[dict[int, list[int]]] = field(default_factory=list)
-    _n_sig_rows: int = 0
 
     @classmethod
     def load(cls, out_dir: str, config: DedupConfig) -> DedupIndex:
@@ -496,7 +496,6 @@ class DedupIndex:
             self._base_keys.append(keys[order, band])
             self._base_pos.append(pos[order])
         self._delta = [{} for _ in range(b)]
-        self._n_sig_rows = len(self.ids)
 
     def __len__(self) -> int:
         return len(self.ids)
