@@ -183,7 +183,13 @@ def _hidden(name: str) -> bool:
 
 def _walk_dir(root: str) -> list[str]:
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unlistable(err: OSError) -> None:
+        # A directory we cannot list is returned too: it becomes a failed row.
+        if err.filename and err.filename != root:
+            out.append(err.filename)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
         # A symlink to a directory is listed but not followed (no loops); it becomes a
         # not_a_regular_file row rather than vanishing.
@@ -304,6 +310,8 @@ def _read_local(path: str, config: FetchConfig) -> bytes:
             Reason.BROKEN_LINK, f"{path}: symlink points to missing {os.readlink(path)!r}"
         )
     st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode) and not os.access(path, os.R_OK | os.X_OK):
+        raise _failed(Reason.PERMISSION_DENIED, f"{path}: directory cannot be listed")
     if not stat.S_ISREG(st.st_mode):
         # Never open FIFOs or devices: reading them can block forever.
         raise _failed(Reason.NOT_A_REGULAR_FILE, f"{path}: not a regular file")
@@ -1012,6 +1020,12 @@ def _parse_json(name: str, text: str) -> _Parsed:
         for key in _LIST_KEYS:
             if isinstance(low.get(key), list):
                 return _records_from_items(low[key])
+        if (
+            not low.keys() & set(_BODY_KEYS)
+            and doc
+            and all(isinstance(v, dict) for v in doc.values())
+        ):
+            return _records_from_items(list(doc.values()))  # {"id1": {...}, "id2": {...}}
         return _records_from_items([doc], "object")
     raise _quarantine(
         Reason.BAD_RECORD, f"{name}: JSON top level is {type(doc).__name__}, not articles"
@@ -1196,7 +1210,13 @@ def _process_unit(
         if not text.strip():
             raise _quarantine(Reason.EMPTY_FILE, f"{name}: only whitespace")
         fmt = sniff_format(path_name, text)
-        parsed = _parse(name, fmt, text, config)
+        try:
+            parsed = _parse(name, fmt, text, config)
+        except _Bad as bad:
+            # JSON Lines whose first line is broken sniff as JSON; give them a second try.
+            if fmt != "json" or bad.reason != Reason.BAD_JSON or "\n{" not in text:
+                raise
+            parsed, fmt = _parse_jsonl(name, text), "jsonl"
         if not parsed.records:
             if parsed.rejected:
                 raise _quarantine(

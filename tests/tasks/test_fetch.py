@@ -419,18 +419,62 @@ def test_large_plain_file_capped(tmp_path):
     assert (row["status"], row["reason"]) == ("quarantined", "file_too_large")
 
 
-def test_permission_denied(tmp_path):
+def test_permission_denied(tmp_path, monkeypatch):
+    import tasks.fetch as fetch_mod
+
     p = tmp_path / "secret.txt"
     p.write_text(NEWS_TXT)
-    p.chmod(0)
+    if os.geteuid() == 0:
+        # Root reads mode-000 files (CI runs as root), so make open() refuse instead.
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(p))
+
+        monkeypatch.setattr(fetch_mod, "open", refuse, raising=False)
+    else:
+        p.chmod(0)
     try:
         (row,) = _rows(_fetch([p]))
     finally:
         p.chmod(0o644)
-    if os.geteuid() == 0:  # root reads mode-000 files; the row must simply be ok
-        assert row["status"] == "ok"
-    else:
-        assert (row["status"], row["reason"]) == ("failed", "permission_denied")
+    assert (row["status"], row["reason"]) == ("failed", "permission_denied")
+    assert str(p) in row["message"]
+
+
+def test_transient_local_io_error_is_retried(tmp_path, monkeypatch):
+    import errno
+
+    import tasks.fetch as fetch_mod
+
+    p = tmp_path / "flaky.txt"
+    p.write_text(NEWS_TXT)
+    calls = []
+    real_open = open
+
+    def flaky_open(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(fetch_mod, "open", flaky_open, raising=False)
+    (row,) = _rows(_fetch([p]))
+    assert row["status"] == "ok" and len(calls) == 2
+
+
+def test_json_keyed_by_id_and_jsonl_with_broken_first_line(tmp_path):
+    keyed = {"a1": ARTICLES[0], "a2": ARTICLES[1]}
+    (tmp_path / "keyed.json").write_text(json.dumps(keyed, ensure_ascii=False))
+    lines = [json.dumps(a, ensure_ascii=False) for a in ARTICLES]
+    (tmp_path / "noext").write_text('{"title": "broken\n' + "\n".join(lines) + "\n")
+    res = _fetch(sorted(tmp_path.iterdir()))
+    keyed_row, noext_row = _rows(res)
+    assert (keyed_row["status"], keyed_row["format"]) == ("ok", "json")
+    assert (noext_row["status"], noext_row["format"], noext_row["n_rejected"]) == (
+        "ok",
+        "jsonl",
+        1,
+    )
+    assert res.records.num_rows == 4
 
 
 # --------------------------------------------------------------------------- remote
@@ -500,7 +544,10 @@ def http_server():
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out on /hang.json and hung up
                 return
             self.send_error(404)
 
