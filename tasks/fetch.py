@@ -170,9 +170,6 @@ def _failed(reason: Reason, message: str) -> _Bad:
     return _Bad("failed", reason, message)
 
 
-# --------------------------------------------------------------------------- discovery
-
-
 def _is_url(s: str) -> bool:
     return bool(_URL.match(s)) and not s.startswith("file://")
 
@@ -275,9 +272,6 @@ def file_id_for(source_uri: str, member: str | None) -> str:
     """Stable 16-hex-digit id of an input: a hash of its URI and archive member."""
     key = source_uri if member is None else f"{source_uri}\x00{member}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def _looks_archive(name: str, head: bytes) -> bool:
@@ -421,13 +415,14 @@ def _read_source(uri: str, config: FetchConfig) -> bytes:
     )
 
 
-# --------------------------------------------------------------------------- archives
-
-
 class _Unit(NamedTuple):
     member: str | None
     data: bytes | None
     bad: _Bad | None
+
+
+def _bad_unit(member: str | None, bad: _Bad) -> _Unit:
+    return _Unit(member, None, bad)
 
 
 def _unsafe_name(name: str) -> bool:
@@ -531,17 +526,44 @@ def _expand_archive(uri: str, kind: str, data: bytes, config: FetchConfig) -> It
     if kind == "zip":
         yield from _expand_zip(uri, data, budget, config)
     elif kind == "tar":
+        if data[257:262] == b"ustar":
+            budget.ratio = float("inf")  # an uncompressed tar has no ratio to guard
         yield from _expand_tar(uri, data, budget, config)
     else:
         member = posixpath.basename(uri.rstrip("/"))
-        member = member[:-3] if member.lower().endswith(".gz") else member + ".out"
+        member = member[:-3] if member.lower().endswith(".gz") else member
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
                 yield _Unit(member, _read_member(f, budget, member, None, config), None)
         except _Bad as bad:
-            yield _Unit(member, None, bad)
+            yield _bad_unit(member, bad)
         except (OSError, EOFError, zlib.error) as exc:
-            yield _Unit(None, None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad gzip: {exc}"))
+            yield _bad_unit(None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad gzip: {exc}"))
+
+
+def _check_member(name: str, where: str, budget: _Budget) -> _Bad | None:
+    """Refuse a member once the archive is over budget or when its path is unsafe."""
+    if budget.exhausted:
+        return _quarantine(
+            Reason.ARCHIVE_BOMB, f"{where}: not read, the archive already hit its size cap"
+        )
+    if _unsafe_name(name):
+        return _quarantine(Reason.UNSAFE_ARCHIVE_MEMBER, f"{where}: absolute path or '..' part")
+    return None
+
+
+def _link_unit(name: str, where: str, target: str, escapes: bool) -> _Unit:
+    if escapes:
+        return _bad_unit(
+            name,
+            _quarantine(
+                Reason.UNSAFE_ARCHIVE_MEMBER, f"{where}: link to {target!r} points outside"
+            ),
+        )
+    return _bad_unit(name, _failed(Reason.NOT_A_REGULAR_FILE, f"{where}: link to {target!r}"))
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
 
 
 def _expand_zip(uri: str, data: bytes, budget: _Budget, config: FetchConfig) -> Iterator[_Unit]:
@@ -549,148 +571,71 @@ def _expand_zip(uri: str, data: bytes, budget: _Budget, config: FetchConfig) -> 
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        yield _Unit(None, None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad zip: {exc}"))
+        yield _bad_unit(None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad zip: {exc}"))
         return
     for info in infos:
         name = info.filename
         if info.is_dir() or (_skip_member(name) and not _unsafe_name(name)):
             continue
         where = f"{uri} member {name!r}"
-        if budget.exhausted:
-            yield _Unit(
-                name,
-                None,
-                _quarantine(
-                    Reason.ARCHIVE_BOMB, f"{where}: not read, the archive already hit its size cap"
-                ),
-            )
-            continue
-        if _unsafe_name(name):
-            yield _Unit(
-                name,
-                None,
-                _quarantine(
-                    Reason.UNSAFE_ARCHIVE_MEMBER, f"{where}: absolute path or '..' component"
-                ),
-            )
-            continue
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            target = zf.read(info)[:4096].decode("utf-8", "replace")
-            if _link_escapes(name, target):
-                yield _Unit(
-                    name,
-                    None,
-                    _quarantine(
-                        Reason.UNSAFE_ARCHIVE_MEMBER, f"{where}: link to {target!r} points outside"
-                    ),
-                )
-            else:
-                yield _Unit(
-                    name,
-                    None,
-                    _failed(Reason.NOT_A_REGULAR_FILE, f"{where}: symlink to {target!r}"),
-                )
+        bad = _check_member(name, where, budget)
+        if bad is not None:
+            yield _bad_unit(name, bad)
             continue
         if info.flag_bits & 0x1:
-            yield _Unit(name, None, _quarantine(Reason.BAD_ARCHIVE, f"{where}: encrypted"))
+            yield _bad_unit(name, _quarantine(Reason.BAD_ARCHIVE, f"{where}: encrypted"))
             continue
         try:
             with zf.open(info) as f:
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    target = f.read(4096).decode("utf-8", "replace")
+                    yield _link_unit(name, where, target, _link_escapes(name, target))
+                    continue
                 yield _Unit(name, _read_member(f, budget, name, info.compress_size, config), None)
         except _Bad as bad:
-            yield _Unit(name, None, bad)
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            EOFError,
-            zlib.error,
-            NotImplementedError,
-            RuntimeError,
-        ) as exc:
-            yield _Unit(name, None, _quarantine(Reason.BAD_ARCHIVE, f"{where}: {exc}"))
+            yield _bad_unit(name, bad)
+        except _ZIP_ERRORS as exc:
+            yield _bad_unit(name, _quarantine(Reason.BAD_ARCHIVE, f"{where}: {exc}"))
 
 
 def _expand_tar(uri: str, data: bytes, budget: _Budget, config: FetchConfig) -> Iterator[_Unit]:
     try:
         tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        yield _Unit(None, None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad tar: {exc}"))
+        yield _bad_unit(None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: bad tar: {exc}"))
         return
-    compressed = len(data) if data[257:262] != b"ustar" else None
     try:
         for ti in tf:
             name = ti.name
             if ti.isdir() or (_skip_member(name) and not _unsafe_name(name)):
                 continue
             where = f"{uri} member {name!r}"
-            if budget.exhausted:
-                yield _Unit(
-                    name,
-                    None,
-                    _quarantine(
-                        Reason.ARCHIVE_BOMB,
-                        f"{where}: not read, the archive already hit its size cap",
-                    ),
+            bad = _check_member(name, where, budget)
+            if bad is not None:
+                yield _bad_unit(name, bad)
+            elif ti.issym() or ti.islnk():
+                # Hard links name another member by its archive path; symlinks are relative.
+                escapes = (
+                    _link_escapes(name, ti.linkname) if ti.issym() else _unsafe_name(ti.linkname)
                 )
-                continue
-            if _unsafe_name(name):
-                yield _Unit(
-                    name,
-                    None,
-                    _quarantine(
-                        Reason.UNSAFE_ARCHIVE_MEMBER, f"{where}: absolute path or '..' component"
-                    ),
+                yield _link_unit(name, where, ti.linkname, escapes)
+            elif not ti.isfile():
+                yield _bad_unit(
+                    name, _failed(Reason.NOT_A_REGULAR_FILE, f"{where}: not a regular file")
                 )
-                continue
-            if ti.issym() or ti.islnk():
-                target = ti.linkname
-                escapes = _link_escapes(name, target) if ti.issym() else _unsafe_name(target)
-                if escapes:
-                    yield _Unit(
-                        name,
-                        None,
-                        _quarantine(
-                            Reason.UNSAFE_ARCHIVE_MEMBER,
-                            f"{where}: link to {target!r} points outside",
-                        ),
-                    )
-                else:
-                    yield _Unit(
-                        name,
-                        None,
-                        _failed(Reason.NOT_A_REGULAR_FILE, f"{where}: link to {target!r}"),
-                    )
-                continue
-            if not ti.isfile():
-                yield _Unit(
-                    name, None, _failed(Reason.NOT_A_REGULAR_FILE, f"{where}: not a regular file")
-                )
-                continue
-            try:
+            else:
                 f = tf.extractfile(ti)
                 if f is None:
-                    raise tarfile.TarError("no data")
-                # Uncompressed tar: the ratio is meaningless; compressed: judged on the
-                # whole stream since members share one compressor.
-                body = (
-                    _read_member(f, budget, name, None, config)
-                    if compressed
-                    else _read_member(f, _no_ratio(budget), name, None, config)
-                )
-                yield _Unit(name, body, None)
-            except _Bad as bad:
-                yield _Unit(name, None, bad)
+                    raise tarfile.TarError(f"member {name!r} has no data")
+                try:
+                    # Members of a compressed tar share one compressor, so the ratio is
+                    # judged on the whole stream (compressed=None).
+                    yield _Unit(name, _read_member(f, budget, name, None, config), None)
+                except _Bad as bad:
+                    yield _bad_unit(name, bad)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        yield _Unit(None, None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: damaged tar: {exc}"))
+        yield _bad_unit(None, _quarantine(Reason.BAD_ARCHIVE, f"{uri}: damaged tar: {exc}"))
 
-
-def _no_ratio(budget: _Budget) -> _Budget:
-    budget.ratio = float("inf")
-    return budget
-
-
-# --------------------------------------------------------------------------- decoding
 
 # Letters in these blocks count as Arabic script (Arabic, Supplement, Presentation Forms).
 _ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
@@ -856,9 +801,6 @@ def _charset_normalizer_guess(data: bytes) -> tuple[str, str] | None:
     if _plausible_arabic(text) and _arabic_share(text) >= 0.5:
         return text, best.encoding
     return None
-
-
-# --------------------------------------------------------------------------- formats
 
 
 def _ext_format(name: str) -> str | None:
@@ -1145,9 +1087,6 @@ def _parse(name: str, fmt: str, text: str, config: FetchConfig) -> _Parsed:
         return _parse_html(name, text)
     # The .txt news layout is parsed by the clean stage; fetch hands over the whole text.
     return _Parsed([_Rec("news_txt", None, text, None, None, None, None, None)], [], 1)
-
-
-# --------------------------------------------------------------------------- batch
 
 
 class _Rows:

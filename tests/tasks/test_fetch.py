@@ -285,9 +285,6 @@ def test_format_sniffed_when_extension_lies_or_is_missing(tmp_path):
     assert all(r["status"] == "ok" for r in _rows(res))
 
 
-# --------------------------------------------------------------------------- archives
-
-
 def _zip(path, members: dict[str, bytes]):
     import zipfile
 
@@ -404,6 +401,26 @@ def test_zip_bomb_and_oversized_member(tmp_path):
     assert rows == {"zeros.txt": "archive_bomb", "small.txt": "archive_bomb"}
 
 
+def test_tar_gz_bomb_judged_on_the_whole_stream(tmp_path):
+    t = tmp_path / "bomb.tar.gz"
+    _tar(t, {"a.txt": NEWS_TXT.encode(), "zeros.txt": b"0" * 3_000_000})
+    res = fetch_batch([Source(str(t))], CFG.model_copy(update={"max_archive_ratio": 50}))
+    rows = {r["member"]: r["reason"] for r in _rows(res)}
+    assert rows == {"a.txt": None, "zeros.txt": "archive_bomb"}
+
+
+def test_archive_hidden_members_skipped_and_empty_archive_recorded(tmp_path):
+    z = tmp_path / "mac.zip"
+    _zip(z, {"__MACOSX/._a.txt": b"\x00\x05", "dir/.DS_Store": b"\x00", "a.txt": NEWS_TXT.encode()})
+    empty = tmp_path / "empty.zip"
+    _zip(empty, {})
+    res = _fetch([z, empty])
+    assert [(r["member"], r["status"], r["reason"]) for r in _rows(res)] == [
+        ("a.txt", "ok", None),
+        (None, "quarantined", "no_articles"),
+    ]
+
+
 def test_damaged_archive_quarantined(tmp_path):
     p = tmp_path / "broken.zip"
     p.write_bytes(b"PK\x03\x04 this is not really a zip file at all")
@@ -475,9 +492,6 @@ def test_json_keyed_by_id_and_jsonl_with_broken_first_line(tmp_path):
         1,
     )
     assert res.records.num_rows == 4
-
-
-# --------------------------------------------------------------------------- remote
 
 
 def test_memory_fsspec_directory_and_glob():
