@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 # Bump when the generated DB changes, so caches built by older code are rebuilt.
-CONVERTER_VERSION = "3"
+CONVERTER_VERSION = "4"
 
 _BAMA_FILES = ("dictPrefixes", "dictSuffixes", "dictStems", "tableAB", "tableAC", "tableBC")
 COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
@@ -133,7 +133,7 @@ UPOS_MAP: dict[str, str] = {
     "part_verb": "PART",
     "part_det": "DET",
     "interj": "INTJ",
-    "abbrev": "X",
+    "abbrev": "PROPN",  # سي، إتش: letter abbreviations in news are parts of names
     # non-words
     "punc": "PUNCT",
     "digit": "NUM",
@@ -309,13 +309,20 @@ def _affix_entries(path: Path, is_prefix: bool) -> list[tuple[str, str, str]]:
 
 
 def _stem_head(segs: list[tuple[str, str]]) -> str:
-    """Tag of the word's content part: the last segment that is not a clitic or suffix."""
-    head = None
-    for _, tag in segs:
-        if tag == "DET" or _SUFFIX_TAG_RE.match(tag):
-            continue
-        head = tag
-    return head or segs[0][1]
+    """Tag of a stem's content part, skipping one-letter proclitics and ال+.
+
+    ``bi/PREP+himA/PRON_3D`` (بهما) -> PRON_3D; ``ladayo/PREP+hi/PRON_3MS`` (لديه) -> PREP.
+    """
+    i = 0
+    while i < len(segs) - 1 and (
+        segs[i][1] == "DET"
+        or (segs[i][1] in _SPLIT_PROCLITICS and len(_BW_SHORT_VOWELS_RE.sub("", segs[i][0])) == 1)
+    ):
+        i += 1
+    return segs[i][1]
+
+
+_BW_SHORT_VOWELS_RE = re.compile("[aiuo~FNK`]")
 
 
 def _stem_pos_tag(cat: str, gloss: str) -> str:
@@ -503,9 +510,10 @@ _EVIDENCE_CAP = 1.0  # evidence never outweighs a function-word reading (لكن 
 _BACKOFF_SPLIT_BONUS = 2.0  # لأوباما -> ل+أوباما when أوباما is seen on its own
 _CONTEXT_MARGIN = 2.0  # a reading this far ahead is not reconsidered in context
 
+_CONSTRUCT_DUAL_PENALTY = 1.0
 _ADV_PRIOR = 0.5  # الآن، أيضاً: adverb readings over same-spelled nouns
 _NISBA_END_RE = re.compile("(?:ي|ية|يون|يين|يات)$")
-_PERSON_PENALTY = 0.6  # news is 3rd person: أكتب/كتبتُ/اكتبْ are rarer than يكتب/كتب
+_PERSON_PENALTY = 1.0  # news is 3rd person: أكتب/كتبتُ/اكتبْ are rarer than يكتب/كتب
 _PERSON_RE = re.compile(r"^(IV[12]|PVSUFF_SUBJ:[12]|CVSUFF_SUBJ)")
 _NOMINAL = frozenset({"noun", "noun_prop", "noun_num", "adj", "adj_comp", "noun_quant"})
 _PROCLITIC_TAGS = _SPLIT_PROCLITICS
@@ -551,10 +559,16 @@ def _lex_tables() -> tuple[dict, frozenset, frozenset, frozenset, dict, frozense
     )
 
 
+@functools.cache
+def _an_lexes() -> tuple[str, str]:
+    """Lemmas of أَنْ (before a verb; UD Arabic tags it ADP) and أَنَّ (before a nominal)."""
+    return _ar(">an"), _ar(">an~a")
+
+
 # أَكْبَر، أَقَلّ، أَقْصَى: elatives are adjectives in UD.
 _ELATIVE_RE = re.compile("^أَ[ء-ي]ْ[ء-ي]َ[ء-ي]$|^أَ[ء-ي]َ[ء-ي]ّ$|^أَ[ء-ي]ْ[ء-ي]َى$")
-# Adjective-shaped nominal lemmas: nisba عَرَبِيّ، participle مُتَّحِد، فَعِيل كَبِير.
-_ADJ_SHAPE_RE = re.compile("^(?:.+يّ|مُ.{3,}|مَ.ْ.ُو.|.َ.ِي.)$")
+# Adjective-shaped nominal lemmas: nisba عَرَبِيّ، participles مُتَّحِد/واقِع، فَعِيل كَبِير.
+_ADJ_SHAPE_RE = re.compile("^(?:.+يّ|مُ.{3,}|مَ.ْ.ُو.|.َ.ِي.|.ا.ِ.)$")
 
 
 def _shape(bw: str) -> tuple[int, int, int, int]:
@@ -586,6 +600,7 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any], word_tanween: st
     d3tok = a.get("d3tok")
     source = a.get("source")
     func_pos, coord, quant, aux, lex_prior, sconj = _lex_tables()
+    an_subj = _an_lexes()[0]
     if pos in {"part", "conj"} and lex in func_pos:
         pos = func_pos[lex]
     elif pos == "conj" and lex not in coord:
@@ -621,6 +636,9 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any], word_tanween: st
         if pos in _CLOSED and n_pro + n_det == 0:
             score += _FUNCTION_BONUS + lex_prior.get(lex, 0.0) + _POS_LEX_PRIOR.get((lex, pos), 0)
         score -= _PERSON_PENALTY * n_person
+        if "_DU_" in bw and "_POSS" in bw and n_enc == 0:
+            # أستراليا is not the construct dual أسترالِيّا: that form needs a following noun.
+            score -= _CONSTRUCT_DUAL_PENALTY
     score -= _CLITIC_PENALTY * (n_pro + n_enc) + _DET_PENALTY * n_det
     if source == "spvar":
         score -= _SPVAR_PENALTY
@@ -632,7 +650,7 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any], word_tanween: st
     upos = to_upos(pos)
     if pos == "verb" and lex in aux:
         upos = "AUX"
-    elif pos == "conj_sub" and lex not in sconj:
+    elif pos == "conj_sub" and (lex not in sconj or lex == an_subj):
         upos = "ADP"
     return (lex, pos, upos, diac, a.get("gloss"), bw or None, d3, score,
             n_det > 0, source, n_pro)
@@ -733,6 +751,7 @@ class Morphology:
         types = self._types
         lemma, pos, upos, diac, gloss, bw, d3 = (out[c] for c in COLUMNS[:7])
         oov, n_an = out["is_oov"], out["analysis_count"]
+        an_lexes = _an_lexes()
         for sent in sentences:
             prev_pos = None
             prev_def = False
@@ -746,6 +765,11 @@ class Morphology:
                     r = cands[0]
                 else:
                     r = _pick_in_context(cands, i, prev_pos, prev_def, prev_word)
+                if r is not None and r[0] in an_lexes and i + 1 < len(sent):
+                    # أن يكتب (أَنْ + verb) vs أن الوزير (أَنَّ + noun).
+                    nxt = ranked[sent[i + 1]]
+                    want = an_lexes[0] if nxt and nxt[0][1] == "verb" else an_lexes[1]
+                    r = next((c for c in cands if c[0] == want and c[10] == r[10]), r)
                 if (
                     r is not None
                     and r[1] == "noun"
@@ -789,7 +813,7 @@ def _pick_in_context(
         p = r[1]
         if prev_pos == "prep":
             # في بيت: a bare preposition governs a noun, not a verb.
-            s += 1.0 if p in _NOMINAL else -1.0 if p == "verb" else 0.0
+            s += 0.5 if p in _NOMINAL else -1.0 if p == "verb" else 0.0
         elif prev_word in _VERB_TRIGGERS:
             # لم يكتب / قد كتب: these particles precede verbs.
             s += 1.5 if p == "verb" else 0.0
