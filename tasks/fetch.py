@@ -690,7 +690,7 @@ def _looks_binary(data: bytes) -> bool:
 _MOJIBAKE = re.compile("[ØÙÚÛ][\u0080-\u00ff\u0152-\u2122]")
 
 
-def decode_bytes(data: bytes, name: str = "input") -> tuple[str, str]:
+def _decode_bytes(data: bytes, name: str = "input") -> tuple[str, str]:
     """Decode raw bytes to text and name the encoding.
 
     Tries BOMs (UTF-8, UTF-16), strict UTF-8, BOM-less UTF-16, then the legacy Arabic
@@ -1144,7 +1144,7 @@ def _process_unit(
         if data.startswith((b"PK\x03\x04", b"\x1f\x8b")) or data[257:262] == b"ustar":
             fmt = "archive"
             raise _quarantine(Reason.UNKNOWN_FORMAT, f"{name}: nested archives are not expanded")
-        text, enc = decode_bytes(data, name)
+        text, enc = _decode_bytes(data, name)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not text.strip():
             raise _quarantine(Reason.EMPTY_FILE, f"{name}: only whitespace")
