@@ -40,7 +40,7 @@ _FULL_TABLE = str.maketrans({**_LIGHT, ord("ى"): "ي", ord("ة"): "ه", ord("گ
                              ord("چ"): "ج", ord("ڤ"): "ف", ord("پ"): "ب"})
 
 _SCORE = {"gazetteer": 0.9, "title": 0.85, "head": 0.8, "cue": 0.75, "name": 0.8,
-          "morph": 0.6}
+          "morph": 0.6, "memory": 0.7}
 _OPEN_QUOTES = frozenset('«"“')
 _CLOSE_QUOTES = frozenset('»"”')
 # بن/ابن/أبو/عبد/آل link the parts of an Arabic name (أسامة بن لادن, عبد الله).
@@ -54,6 +54,9 @@ _TITLE_MODS = frozenset({"السابق", "السابقه", "الراحل", "ال
                          "المخلوع", "المكلف", "الاول", "المساعد", "الدائم"})
 _MAX_PERSON = 8
 _MAX_ORG_TAIL = 4
+LONE_OOV = False
+# A remembered name is recalled this many sentences on (about one article), no further.
+_MEMORY_SENTENCES = 30
 
 
 def normalize_name(text: str) -> str:
@@ -82,6 +85,8 @@ class EntitySpan:
 @dataclass(frozen=True, slots=True)
 class _Gazetteers:
     phrases: dict[tuple[str, ...], tuple[str, bool]]  # key -> (label, ambiguous)
+    clubs: frozenset[tuple[str, ...]]  # keys that name a club (ORG) in a sports sentence
+    sports: frozenset[str]
     longest: dict[str, int]  # first key token -> longest phrase starting with it
     first_names: dict[str, bool]  # name -> ambiguous
     titles: dict[tuple[str, ...], bool]
@@ -107,12 +112,15 @@ def _read_list(name: str) -> list[tuple[str, bool]]:
 def load_gazetteers() -> _Gazetteers:
     """Read the gazetteer files once per process."""
     phrases: dict[tuple[str, ...], tuple[str, bool]] = {}
+    clubs: set[tuple[str, ...]] = set()
     # Earlier files win a clash between unambiguous entries (الجزيرة: ORG before LOC).
     for fname, label in (("per_known.txt", "PER"), ("org.txt", "ORG"), ("loc.txt", "LOC"),
                          ("misc.txt", "MISC")):
         for text, amb in _read_list(fname):
             key = tuple(normalize_name(text).split())
             old = phrases.get(key)
+            if label == "ORG" and amb:
+                clubs.add(key)
             if old is None or (old[1] and not amb):
                 phrases[key] = (label, amb)
     longest: dict[str, int] = {}
@@ -132,7 +140,8 @@ def load_gazetteers() -> _Gazetteers:
         heads[normalize_name(word.strip())] = kind.strip() or "inst"
     cues = frozenset(normalize_name(t) for t, _ in _read_list("loc_cues.txt"))
     stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
-    return _Gazetteers(phrases, longest, first_names, titles, title_longest, heads, cues, stop)
+    sports = frozenset(normalize_name(t) for t, _ in _read_list("sports_cues.txt"))
+    return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles, title_longest, heads, cues, stop)
 
 
 def gazetteer_sizes() -> dict[str, int]:
@@ -193,7 +202,7 @@ def _is_word(token: str) -> bool:
 class _Sentence:
     """Per-sentence view with the lookups the rules need, computed lazily per token."""
 
-    __slots__ = ("toks", "g", "pos", "oov", "gloss", "bw", "n", "_stop")
+    __slots__ = ("toks", "g", "pos", "oov", "gloss", "bw", "n", "_stop", "_sports")
 
     def __init__(self, toks: list[str], g: _Gazetteers, pos: list | None, oov: list | None,
                  gloss: list | None, bw: list | None) -> None:
@@ -205,6 +214,14 @@ class _Sentence:
         self.bw = bw
         self.n = len(toks)
         self._stop = [None] * len(toks)
+        self._sports: bool | None = None
+
+    def sports(self) -> bool:
+        """The sentence talks about a match (ليفربول is then the club, not the city)."""
+        if self._sports is None:
+            sp = self.g.sports
+            self._sports = any(_forms(t)[0][0] in sp for t in self.toks)
+        return self._sports
 
     def stop(self, i: int) -> bool:
         v = self._stop[i]
@@ -230,6 +247,10 @@ class _Sentence:
     def affixed(self, i: int) -> bool:
         """The chosen analysis has a clitic or affix (لتدريبات, برنامجا, نفسه)."""
         return self.bw is not None and "+" in (self.bw[i] or "")
+
+    def determined(self, i: int) -> bool:
+        """The chosen analysis carries the article (ال/DET)."""
+        return self.bw is not None and "/DET" in (self.bw[i] or "")
 
     def demonym(self, i: int) -> bool:
         """An adjective whose gloss is capitalised (السوري 'the+Syrian')."""
@@ -412,6 +433,8 @@ def _support(s: _Sentence, i: int, label: str) -> bool:
             return True
         if label == "ORG" and s.head(i - 1):
             return True
+    if label == "ORG" and s.sports():
+        return True
     return label == "PER" and i + 1 < s.n and s.proper(i + 1) and not s.stop(i + 1)
 
 
@@ -431,10 +454,13 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         # Gazetteer phrases (longest match, clitics stripped on the first token).
         hit = s.phrase(i)
         head = s.head(i)
+        if hit is not None and hit[1] != "ORG" and s.sports():
+            key = tuple(s.norm(k) for k in range(i, hit[0]))
+            key = (_forms(s.toks[i])[-1][0],) + key[1:] if hit[3] else key
+            if any((f,) + key[1:] in s.g.clubs for f, _ in _forms(s.toks[i])):
+                hit = (hit[0], "ORG", False, hit[3])
         if hit is not None and (not hit[2] or _support(s, i, hit[1])):
             end, label, _amb, skip = hit
-            if label == "ORG" and head is not None and head[0] == "inst":
-                end = max(end, _org_tail(s, i + 1))
             if label == "PER":
                 end = _extend_person(s, end - 1)
             emit(i, end, label, "gazetteer", skip)
@@ -465,6 +491,13 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         # Organisation head + genitive phrase, or head + «brand».
         if head is not None:
             kind, skip = head
+            nxt = s.phrase(i + 1) if i + 1 < n else None
+            if nxt is not None and nxt[1] == "ORG" and nxt[3] == 0 and (
+                    not nxt[2] or _support(s, i + 1, "ORG")):
+                # حركة حماس, وكالة رويترز: the head only describes a name we know
+                emit(i + 1, nxt[0], "ORG", "gazetteer")
+                i = nxt[0]
+                continue
             q = _quoted(s, i + 1)
             if q is not None:
                 emit(q[0], q[1], "ORG", "head")
@@ -526,14 +559,16 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             emit(i, end, "PER", "name")
             i = end
             continue
-        # A proper noun the morphology knows, or a run of unknown words, with no other cue.
-        if s.known_proper(i):
+        # A proper noun the morphology knows, or two unknown words in a row (دودو سيلفا).
+        # BAMA's proper nouns with the article are peoples (اليهود 'the+Jews'), not persons.
+        if s.proper(i) and not s.stop(i) and not s.determined(i) and (s.known_proper(i) or (
+                i + 1 < n and s.proper(i + 1) and not s.stop(i + 1)) or LONE_OOV):
             label = _guess_label(s, i)
             if label == "PER":
-                end = _extend_person(s, i)
+                end = _extend_person(s, i, free_steps=0)
             else:
                 end = i + 1
-                while end < n and end - i < 3 and s.known_proper(end):
+                while end < n and end - i < 3 and s.proper(end) and not s.stop(end):
                     end += 1
             emit(i, end, label, "morph")
             i = end
@@ -586,6 +621,7 @@ def recognize_entities(
         gloss = morph.get("gloss") or [None] * len(pos)
         bw = morph.get("bw") or [None] * len(pos)
     out: list[EntitySpan] = []
+    views: list[_Sentence] = []
     offset = 0
     for si, toks in enumerate(sentences):
         m = len(toks)
@@ -594,9 +630,53 @@ def recognize_entities(
                           gloss[offset:offset + m], bw[offset:offset + m])
         else:
             s = _Sentence(toks, g, None, None, None, None)
+        views.append(s)
         out.extend(_sentence_spans(si, s, "rules"))
         offset += m
-    return out
+    return _recall_names(out, views)
+
+
+def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[EntitySpan]:
+    """Label later bare mentions of names found with evidence earlier in the batch.
+
+    A family name seen in a full name (نجيب محفوظ) or after a title (الرئيس شيراك) is a
+    person again when it stands alone (قال محفوظ); a place found after a cue (مدينة بنها)
+    is a place again. One name, one sense per batch of articles.
+    """
+    memory: dict[str, tuple[str, int]] = {}  # form -> (label, sentence first seen)
+    for sp in spans:
+        if sp.score == _SCORE["gazetteer"] or sp.score == _SCORE["morph"]:
+            continue
+        v = views[sp.sentence]
+        if sp.label == "PER":
+            last = v.norm(sp.token_end - 1)
+            if v.proper(sp.token_end - 1) and (sp.token_end - sp.token_start > 1 or sp.score == _SCORE["title"]) and \
+                    last not in v.g.first_names and last not in _ORDINALS and len(last) > 2 \
+                    and not v.stop(sp.token_end - 1) and not (
+                        sp.token_end - sp.token_start > 1 and last.startswith("ال")):
+                memory.setdefault(last, ("PER", sp.sentence))
+        elif sp.label == "LOC" and sp.token_end - sp.token_start == 1 and v.proper(sp.token_start):
+            memory.setdefault(v.norm(sp.token_start), ("LOC", sp.sentence))
+    if not memory:
+        return spans
+    covered: dict[int, set[int]] = {}
+    for sp in spans:
+        covered.setdefault(sp.sentence, set()).update(range(sp.token_start, sp.token_end))
+    extra = []
+    for si, v in enumerate(views):
+        cov = covered.get(si, ())
+        for k in range(v.n):
+            if k in cov or v.stop(k):
+                continue
+            for form, skip in _forms(v.toks[k]):
+                hit = memory.get(form)
+                if hit is not None and 0 <= si - hit[1] <= _MEMORY_SENTENCES:
+                    extra.append(EntitySpan(si, k, k + 1, hit[0], _SCORE["memory"], "rules",
+                                            _surface_skip(v.toks[k], skip)))
+                    break
+    if not extra:
+        return spans
+    return sorted(spans + extra, key=lambda e: (e.sentence, e.token_start))
 
 
 def camelbert_available() -> bool:
