@@ -40,7 +40,7 @@ _FULL_TABLE = str.maketrans({**_LIGHT, ord("ى"): "ي", ord("ة"): "ه", ord("گ
                              ord("چ"): "ج", ord("ڤ"): "ف", ord("پ"): "ب"})
 
 _SCORE = {"gazetteer": 0.9, "title": 0.85, "head": 0.8, "cue": 0.75, "name": 0.8,
-          "morph": 0.6, "memory": 0.7}
+          "morph": 0.6, "memory": 0.7, "speech": 0.65}
 _OPEN_QUOTES = frozenset('«"“')
 _CLOSE_QUOTES = frozenset('»"”')
 # بن/ابن/أبو/عبد/آل link the parts of an Arabic name (أسامة بن لادن, عبد الله).
@@ -54,7 +54,6 @@ _TITLE_MODS = frozenset({"السابق", "السابقه", "الراحل", "ال
                          "المخلوع", "المكلف", "الاول", "المساعد", "الدائم"})
 _MAX_PERSON = 8
 _MAX_ORG_TAIL = 4
-LONE_OOV = False
 # A remembered name is recalled this many sentences on (about one article), no further.
 _MEMORY_SENTENCES = 30
 
@@ -93,6 +92,7 @@ class _Gazetteers:
     title_longest: dict[str, int]
     org_heads: dict[str, str]  # head -> 'inst' | 'firm'
     loc_cues: frozenset[str]
+    speech: frozenset[str]
     stop: frozenset[str]  # light-normalized
 
 
@@ -140,8 +140,10 @@ def load_gazetteers() -> _Gazetteers:
         heads[normalize_name(word.strip())] = kind.strip() or "inst"
     cues = frozenset(normalize_name(t) for t, _ in _read_list("loc_cues.txt"))
     stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
+    speech = frozenset(normalize_name(t) for t, _ in _read_list("per_speech.txt"))
     sports = frozenset(normalize_name(t) for t, _ in _read_list("sports_cues.txt"))
-    return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles, title_longest, heads, cues, stop)
+    return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles,
+                       title_longest, heads, cues, speech, stop)
 
 
 def gazetteer_sizes() -> dict[str, int]:
@@ -196,7 +198,8 @@ def _surface_skip(token: str, letters: int) -> int:
 
 def _is_word(token: str) -> bool:
     """True for a token made of Arabic letters (no digits, punctuation or Latin)."""
-    return all("\u0621" <= ch <= "\u064a" or "\u064b" <= ch <= "\u0670" for ch in token)
+    return all(("\u0621" <= ch <= "\u064a" and ch != "\u0640") or "\u064b" <= ch <= "\u0670"
+               for ch in token)
 
 
 class _Sentence:
@@ -245,7 +248,8 @@ class _Sentence:
         return self.pos is not None and self.pos[i] == "noun_prop" and not self.oov[i]
 
     def affixed(self, i: int) -> bool:
-        """The chosen analysis has a clitic or affix (لتدريبات, برنامجا, نفسه)."""
+        """The chosen analysis has any clitic or affix (لتدريبات, برنامجا, نفسه, ترك+َ):
+        a family name standing after a given name is a bare stem."""
         return self.bw is not None and "+" in (self.bw[i] or "")
 
     def determined(self, i: int) -> bool:
@@ -448,6 +452,16 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
     i = 0
     n = s.n
     while i < n:
+        # Verb of saying + proper noun or given name: وقال فيرغسون إن ...
+        if i + 1 < n and any(f in s.g.speech for f, _ in _forms(s.toks[i])):
+            j = i + 1
+            if not s.stop(j) and s.phrase(j) is None and s.title(j) is None and \
+                    s.head(j) is None and (s.proper(j) or s.first_name(j)) and \
+                    not s.determined(j):
+                end = _extend_person(s, j)
+                emit(j, end, "PER", "speech")
+                i = end
+                continue
         if s.stop(i) and s.title(i) is None:
             i += 1
             continue
@@ -561,8 +575,8 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             continue
         # A proper noun the morphology knows, or two unknown words in a row (دودو سيلفا).
         # BAMA's proper nouns with the article are peoples (اليهود 'the+Jews'), not persons.
-        if s.proper(i) and not s.stop(i) and not s.determined(i) and (s.known_proper(i) or (
-                i + 1 < n and s.proper(i + 1) and not s.stop(i + 1)) or LONE_OOV):
+        if s.proper(i) and not s.stop(i) and not s.determined(i) and not s.cue(i) and (
+                s.known_proper(i) or (i + 1 < n and s.proper(i + 1) and not s.stop(i + 1))):
             label = _guess_label(s, i)
             if label == "PER":
                 end = _extend_person(s, i, free_steps=0)
@@ -650,10 +664,10 @@ def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[Entit
         v = views[sp.sentence]
         if sp.label == "PER":
             last = v.norm(sp.token_end - 1)
-            if v.proper(sp.token_end - 1) and (sp.token_end - sp.token_start > 1 or sp.score == _SCORE["title"]) and \
+            multi = sp.token_end - sp.token_start > 1
+            if v.proper(sp.token_end - 1) and (multi or sp.score == _SCORE["title"]) and \
                     last not in v.g.first_names and last not in _ORDINALS and len(last) > 2 \
-                    and not v.stop(sp.token_end - 1) and not (
-                        sp.token_end - sp.token_start > 1 and last.startswith("ال")):
+                    and not v.stop(sp.token_end - 1) and not (multi and last.startswith("ال")):
                 memory.setdefault(last, ("PER", sp.sentence))
         elif sp.label == "LOC" and sp.token_end - sp.token_start == 1 and v.proper(sp.token_start):
             memory.setdefault(v.norm(sp.token_start), ("LOC", sp.sentence))
