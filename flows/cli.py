@@ -1,0 +1,246 @@
+"""The ``akhbar`` command line.
+
+``akhbar run`` validates every option before any work (exit 2 naming the bad
+value), then runs the Prefect flow against the user's Prefect API or a local
+temporary server, with a progress bar on a terminal and plain lines otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="akhbar",
+        description="Turn raw Arabic news files into clean, segmented, annotated Parquet datasets.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline on news files",
+        description="Run fetch -> clean -> segment -> annotate -> write on INPUTs and "
+        "publish the files/articles/sentences/tokens/entities tables under --out.",
+    )
+    run.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="file, directory (recursive), glob, archive (.zip/.tar/.tar.gz) or URL",
+    )
+    run.add_argument(
+        "--out", default="data/out", help="output dataset directory (default: data/out)"
+    )
+    run.add_argument(
+        "--batch-size", type=int, default=200, help="input files per batch (default: 200)"
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes; 0 = one per core (default), 1 = in-process",
+    )
+    run.add_argument(
+        "--dask-address", default=None, help="run batches on this Dask scheduler (tcp://host:8786)"
+    )
+    run.add_argument(
+        "--full-refresh", action="store_true", help="reprocess inputs even when unchanged"
+    )
+    run.add_argument(
+        "--morphology",
+        default="auto",
+        help="auto (official CAMeL data if installed, else BAMA), bama, calima-msa-r13, "
+        "none, or PATH.db",
+    )
+    run.add_argument(
+        "--ner",
+        default="auto",
+        choices=["auto", "rules", "camelbert", "none"],
+        help="named-entity recognizer (default: auto)",
+    )
+    run.add_argument(
+        "--dialect",
+        default="auto",
+        choices=["auto", "rules", "camel-did", "none"],
+        help="dialect identifier (default: auto)",
+    )
+    run.add_argument("--no-dedup", action="store_true", help="do not flag duplicates")
+    run.add_argument(
+        "--dedup-threshold",
+        type=float,
+        default=0.8,
+        help="Jaccard similarity of near duplicates (default: 0.8)",
+    )
+    run.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="leave duplicates out of sentences/tokens/entities (still listed in articles)",
+    )
+    run.add_argument(
+        "--max-file-mb", type=float, default=50.0, help="largest input read, in MB (default: 50)"
+    )
+    run.add_argument(
+        "--min-arabic-ratio",
+        type=float,
+        default=0.5,
+        help="least share of Arabic letters for an article to be kept (default: 0.5)",
+    )
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+    status = sub.add_parser(
+        "status",
+        help="show a dataset's runs and file counts",
+        description="Print runs, the last successful commit, and counts per status and reason.",
+    )
+    status.add_argument("out", help="dataset directory")
+
+    schema = sub.add_parser("schema", help="print table schemas with field descriptions")
+    schema.add_argument("table", nargs="?", help="files, articles, sentences, tokens or entities")
+
+    morph = sub.add_parser("morphology", help="manage the offline morphology DB")
+    msub = morph.add_subparsers(dest="morph_command", required=True, metavar="ACTION")
+    build = msub.add_parser(
+        "build", help="build the camel-tools DB from the installed BAMA 1.0 lexicon"
+    )
+    build.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where to write it (default: $AKHBAR_CACHE_DIR or the user cache)",
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    return p
+
+
+def _params_from_args(args: argparse.Namespace):
+    from tasks.config import PipelineParams
+
+    return PipelineParams(
+        inputs=args.inputs,
+        out=args.out,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        dask_address=args.dask_address,
+        full_refresh=args.full_refresh,
+        fetch={"max_file_bytes": int(args.max_file_mb * 1_000_000)},
+        clean={"min_arabic_ratio": args.min_arabic_ratio},
+        annotate={"morphology": args.morphology, "ner": args.ner, "dialect": args.dialect},
+        dedup={
+            "enabled": not args.no_dedup,
+            "threshold": args.dedup_threshold,
+            "drop_duplicates": args.drop_duplicates,
+        },
+    )
+
+
+def _usage_error(message: str) -> int:
+    print(f"akhbar: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _validation_message(exc) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}={err.get('input')!r}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from flows.runtime import prepare_environment
+    from tasks.errors import AkhbarError
+
+    prepare_environment()
+    try:
+        params = _params_from_args(args)
+        from tasks import fetch, write
+
+        fetch.discover_sources(params.inputs, params.fetch)
+        write.check_output_dir(params.out)
+    except ValidationError as exc:
+        return _usage_error(_validation_message(exc))
+    except AkhbarError as exc:
+        return _usage_error(str(exc))
+
+    from flows import news_pipeline as np_mod
+    from flows.console import Console
+    from flows.runtime import prefect_api
+
+    console = Console(json_mode=args.json)
+    np_mod.BATCH_CALLBACK = console.on_batch
+    try:
+        with prefect_api():
+            result = np_mod.news_pipeline(params)
+    except AkhbarError as exc:
+        console.close()
+        print(f"akhbar: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.__class__.__name__ in ("ConfigError", "LockError") else EXIT_FAILED
+    except RuntimeError as exc:
+        console.close()
+        print(f"akhbar: run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    console.close()
+    console.print_summary(result)
+    return EXIT_OK if result.get("outcome") != "failed" else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.console import print_status
+
+    if not Path(args.out).is_dir():
+        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    print_status(args.out)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from tasks.schemas import TABLES
+
+    names = [args.table] if args.table else list(TABLES)
+    for name in names:
+        if name not in TABLES:
+            return _usage_error(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
+        schema = TABLES[name]
+        print(f"{name} (schema version {schema.metadata[b'akhbar.schema_version'].decode()})")
+        for f in schema:
+            desc = (f.metadata or {}).get(b"description", b"").decode()
+            print(f"  {f.name:<18} {str(f.type):<34} {desc}")
+        print()
+    return EXIT_OK
+
+
+def cmd_morphology(args: argparse.Namespace) -> int:
+    from flows.runtime import prepare_environment
+
+    prepare_environment()
+    from tasks.morphology import build_bama_db
+
+    path = build_bama_db(Path(args.cache_dir) if args.cache_dir else None, force=args.force)
+    print(path)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "schema": cmd_schema,
+    "morphology": cmd_morphology,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``akhbar`` console script."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "command", None) == "run" and args.batch_size <= 0:
+        return _usage_error(f"--batch-size must be > 0, got {args.batch_size}")
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Annotate stage: normalized forms, morphology, named entities and dialect.
+
+Token-level string work (norm, dediac, translit, is_arabic) is done once per
+distinct word type of the batch and broadcast back with Arrow ``take``; the
+morphology (``tasks/morphology.py``) caches analyses per type per process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.config import AnnotateConfig
+from tasks.errors import SchemaError
+from tasks.schemas import ENTITIES, TOKENS
+
+_ARABIC = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
+MORPH_COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
+
+
+@dataclass
+class AnnotateResult:
+    """Fully annotated tokens, entities, and article-level columns."""
+
+    tokens: pa.Table
+    entities: pa.Table
+    articles: pa.Table
+    morph_source: str | None
+    ner_method: str | None
+    dialect_method: str | None
+
+
+@lru_cache(maxsize=1)
+def _string_tools():
+    from camel_tools.utils.charmap import CharMapper
+    from camel_tools.utils.dediac import dediac_ar
+    from camel_tools.utils.normalize import (
+        normalize_alef_ar,
+        normalize_alef_maksura_ar,
+        normalize_teh_marbuta_ar,
+    )
+
+    ar2bw = CharMapper.builtin_mapper("ar2bw")
+
+    def norm(s: str) -> str:
+        # أحمد/إلى/مدرسة -> احمد/الي/مدرسه: the forms users search by
+        return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(s))))
+
+    return dediac_ar, norm, ar2bw
+
+
+def normalize_types(types: list[str]) -> dict[str, list]:
+    """``dediac``, ``norm``, ``translit`` and ``is_arabic`` for each word type."""
+    dediac, norm, ar2bw = _string_tools()
+    out: dict[str, list] = {"dediac": [], "norm": [], "translit": [], "is_arabic": []}
+    for t in types:
+        is_ar = _ARABIC.search(t) is not None
+        out["dediac"].append(dediac(t) if is_ar else t)
+        out["norm"].append(norm(t) if is_ar else t)
+        out["translit"].append(ar2bw(t) if is_ar else t)
+        out["is_arabic"].append(is_ar)
+    return out
+
+
+def sentence_lists(tokens: pa.Table) -> tuple[list[list[str]], np.ndarray]:
+    """Token texts grouped by sentence, and the row where each sentence starts."""
+    words = tokens.column("text").to_pylist()
+    starts = np.flatnonzero(tokens.column("token_index").to_numpy() == 0)
+    bounds = list(starts) + [len(words)]
+    return [words[bounds[i] : bounds[i + 1]] for i in range(len(starts))], starts
+
+
+def annotate_batch(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> AnnotateResult:
+    """Annotate the tokens of a batch and find entities and dialect.
+
+    Adds token columns norm, dediac, translit, is_arabic, lemma, pos, upos, diac,
+    gloss, bw, d3tok, is_oov, analysis_count, morph_source; builds the
+    ``entities`` table; adds ``articles.dialect``/``dialect_method`` and ``n_tokens``.
+    """
+    for name in ("article_id", "sentence_index", "token_index", "text", "char_start", "char_end"):
+        if name not in tokens.column_names:
+            raise SchemaError(f"annotate needs tokens column {name!r}; has {tokens.column_names}")
+    cols = {name: tokens.column(name) for name in tokens.column_names}
+    if tokens.num_rows:
+        encoded = pc.dictionary_encode(tokens.column("text")).combine_chunks()
+        per_type = normalize_types(encoded.dictionary.to_pylist())
+        for name, values in per_type.items():
+            cols[name] = pc.take(pa.array(values, type=TOKENS.field(name).type), encoded.indices)
+
+    sentences, starts = sentence_lists(tokens)
+    morph_source = None
+    morph: dict[str, list] | None = None
+    if config.morphology != "none" and tokens.num_rows:
+        from tasks.morphology import load_morphology
+
+        morphology = load_morphology(config.morphology)
+        morph_source = morphology.source
+        morph = morphology.analyze_sentences(sentences)
+        for name in MORPH_COLUMNS:
+            cols[name] = pa.array(morph[name], type=_plain(TOKENS.field(name).type))
+        cols["morph_source"] = pa.array([morph_source] * tokens.num_rows, pa.string())
+    out_tokens = _conform_tokens(cols, tokens.num_rows)
+
+    entities, ner_method = _entities(articles, tokens, sentences, starts, morph, config)
+    out_articles, dialect_method = _article_columns(articles, tokens, config)
+    return AnnotateResult(
+        out_tokens, entities, out_articles, morph_source, ner_method, dialect_method
+    )
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _conform_tokens(cols: dict[str, pa.ChunkedArray | pa.Array], n: int) -> pa.Table:
+    arrays = []
+    for field in TOKENS:
+        col = cols.get(field.name)
+        arrays.append(pa.nulls(n, field.type) if col is None else col.cast(field.type))
+    return pa.Table.from_arrays(
+        [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a], a.type) for a in arrays],
+        schema=TOKENS,
+    )
+
+
+def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig):
+    if config.ner == "none" or not sentences:
+        return ENTITIES.empty_table(), None
+    from tasks.entities import recognize_entities, resolve_ner_method
+
+    method = resolve_ner_method(config.ner)
+    spans = recognize_entities(sentences, morph, method)
+    texts = dict(
+        zip(
+            articles.column("article_id").to_pylist(),
+            articles.column("text").to_pylist(),
+            strict=True,
+        )
+    )
+    aid = tokens.column("article_id")
+    sidx = tokens.column("sentence_index")
+    cs = tokens.column("char_start").to_numpy()
+    ce = tokens.column("char_end").to_numpy()
+    rows: dict[str, list] = {n: [] for n in ENTITIES.names}
+    for sp in spans:
+        first = int(starts[sp.sentence]) + sp.token_start
+        last = int(starts[sp.sentence]) + sp.token_end - 1
+        start = int(cs[first]) + sp.skip_chars
+        end = int(ce[last]) - sp.trim_chars
+        article = aid[first].as_py()
+        rows["article_id"].append(article)
+        rows["sentence_index"].append(sidx[first].as_py())
+        rows["token_start"].append(sp.token_start)
+        rows["token_end"].append(sp.token_end)
+        rows["char_start"].append(start)
+        rows["char_end"].append(end)
+        rows["text"].append(texts[article][start:end])
+        rows["label"].append(sp.label)
+        rows["method"].append(sp.method)
+        rows["score"].append(sp.score)
+    table = pa.table({n: pa.array(v, type=_plain(ENTITIES.field(n).type)) for n, v in rows.items()})
+    return pa.Table.from_arrays(
+        [table.column(f.name).cast(f.type) for f in ENTITIES], schema=ENTITIES
+    ), method
+
+
+def _article_columns(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig):
+    ids = articles.column("article_id")
+    if tokens.num_rows:
+        counts = pc.value_counts(tokens.column("article_id")).to_pylist()
+        n_by_id = {c["values"]: c["counts"] for c in counts}
+    else:
+        n_by_id = {}
+    n_tokens = pa.array([n_by_id.get(a, 0) for a in ids.to_pylist()], pa.int32())
+    articles = set_column(articles, "n_tokens", n_tokens)
+    if config.dialect == "none" or not articles.num_rows:
+        return articles, None
+    from tasks.dialect import identify_dialects, resolve_dialect_method
+
+    method = resolve_dialect_method(config.dialect)
+    labels = identify_dialects(articles.column("text").to_pylist(), method)
+    articles = set_column(articles, "dialect", pa.array([lab for lab, _ in labels], pa.string()))
+    articles = set_column(articles, "dialect_method", pa.array([m for _, m in labels], pa.string()))
+    return articles, method
+
+
+def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    """Replace column ``name`` of ``table`` (or append it) with ``values``."""
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)

@@ -1,0 +1,303 @@
+"""Clean stage: Unicode cleanup, the scraped ``.txt`` layout, and article acceptance.
+
+Input is the ``records`` staging table from fetch; output is the ``articles``
+table up to ``content_sha256``. Articles that are unusable (too short after
+cleaning, not Arabic) are left out and reported per reason, never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+import pyarrow as pa
+
+from tasks.config import CleanConfig
+from tasks.dates import parse_date
+from tasks.errors import Reason
+from tasks.schemas import ARTICLES, RECORDS, conform
+
+_ZERO_WIDTH_BIDI = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+        "\u2066\u2067\u2068\u2069\u2060\ufeff\u061c\u00ad",
+    ),
+    None,
+)
+_TATWEEL = "\u0640"
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n{2,}")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
+_ANY_LETTER = re.compile(r"[^\W\d_]")
+
+# تاريخ النشر: 28th, May 2024 GMT  -> a date line in the .txt layout
+_DATE_LINE = re.compile(r"^\s*(?:تاريخ النشر|نشر في|نشر بتاريخ|بتاريخ|التاريخ)\s*[:：]?\s*(.+)$")
+# المصدر: زنقة 20  -> source line, removed from the body
+_SOURCE_LINE = re.compile(r"^\s*(?:المصدر|مصدر الخبر)\s*[:：]\s*(.*)$")
+# إقرأ أيضاً: / اقرأ ايضا -> the rest of the file holds related articles
+_READ_ALSO = re.compile(r"^\s*[اإأ]قرأ\s+[اأ]يضا\s*[:：]?\s*$")
+# زنقة 20 ا الرباط / العربية نت - دبي -> site and dateline separated by a lone letter or dash
+_SITE_LINE = re.compile(
+    r"^(?P<site>.{2,40}?)\s+(?:ا|\||-|–|—|/|:)\s+(?P<dateline>[^\d\s][^.!؟?]{1,30})$"
+)
+_TERMINAL = ".!?؟…"
+# Lines that are site furniture, not article text (share prompts, rights, tags).
+_BOILERPLATE = re.compile(
+    r"^\s*(?:"
+    r"شارك(?:\s+(?:هذا|المقال|الخبر|على).*)?|تابعونا.*|تابعوا.*على.*|اشترك.*|"
+    r"جميع الحقوق محفوظة.*|©.*|حقوق النشر.*|الوسوم\s*[:：].*|كلمات مفتاحية\s*[:：].*|"
+    r"اضغط هنا.*|للمزيد.*اضغط.*|طباعة|أضف تعليق(?:ك)?|التعليقات|مشاركة|"
+    r"(?:https?://|www\.)\S+|share|tweet|print|facebook|twitter|whatsapp"
+    r")\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class CleanResult:
+    """Articles kept, plus per-file counts of articles left out by reason."""
+
+    articles: pa.Table
+    rejected: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedArticle:
+    """One article parsed from a record before acceptance checks."""
+
+    title: str | None
+    body: str
+    date_raw: str | None = None
+    source_name: str | None = None
+    dateline: str | None = None
+
+
+# Arabic punctuation that arclean would turn into Latin (، -> ,); news text keeps it.
+_KEEP_PUNCT = "،؛؟«»"
+
+
+@lru_cache(maxsize=1)
+def _arclean():
+    """camel-tools' arclean mapper, minus its rewriting of Arabic punctuation."""
+    from camel_tools.utils.charmap import CharMapper
+
+    base = CharMapper.builtin_mapper("arclean")
+    charmap = dict(base._charmap)
+    charmap.update(dict.fromkeys(_KEEP_PUNCT))  # None = keep the character as it is
+    return CharMapper(charmap, base._default)
+
+
+def clean_line(text: str) -> str:
+    """One line of text: camel-tools arclean, no tatweel/zero-width/bidi, single spaces."""
+    text = text.translate(_ZERO_WIDTH_BIDI).replace(_TATWEEL, "")
+    text = _arclean()(text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_text(text: str) -> str:
+    """Clean a multi-line body: lines cleaned, boilerplate dropped, one ``\\n`` per paragraph."""
+    lines = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = clean_line(raw)
+        if line and not _BOILERPLATE.match(line):
+            lines.append(line)
+    return _BLANK_LINES.sub("\n", "\n".join(lines))
+
+
+def arabic_ratio(text: str) -> float:
+    """Share of letters in ``text`` that are Arabic letters (0.0 when there are no letters)."""
+    letters = len(_ANY_LETTER.findall(text))
+    return len(_ARABIC_LETTER.findall(text)) / letters if letters else 0.0
+
+
+def _is_title_line(line: str, nxt: str | None) -> bool:
+    # A related-article title is short, has no final punctuation, and a paragraph follows it.
+    return (
+        nxt is not None
+        and len(line.split()) <= 25
+        and line[-1] not in _TERMINAL
+        and len(nxt) > len(line)
+    )
+
+
+def _parse_header(lines: list[str]) -> tuple[ParsedArticle, int]:
+    """Title, optional date line and optional site/dateline line at the top of ``lines``."""
+    art = ParsedArticle(title=lines[0] if lines else None, body="")
+    i = 1
+    if i < len(lines) and (m := _DATE_LINE.match(lines[i])):
+        art.date_raw = m.group(1).strip()
+        i += 1
+    if i < len(lines) and len(lines[i].split()) <= 8 and lines[i][-1] not in _TERMINAL:
+        if m := _SITE_LINE.match(lines[i]):
+            art.source_name, art.dateline = m.group("site").strip(), m.group("dateline").strip()
+            i += 1
+    return art, i
+
+
+def parse_news_txt(text: str) -> list[ParsedArticle]:
+    """Parse the scraped ``.txt`` layout into the main article and its related articles.
+
+    Layout: title line, ``تاريخ النشر:`` date line, ``site ا dateline`` line, body
+    paragraphs, an ``المصدر:`` source line, then ``إقرأ أيضاً:`` followed by
+    related articles (each a title line and paragraphs). Boilerplate lines are dropped.
+    """
+    lines = [ln for ln in (clean_line(x) for x in text.splitlines()) if ln]
+    lines = [ln for ln in lines if not _BOILERPLATE.match(ln)]
+    if not lines:
+        return []
+    main, i = _parse_header(lines)
+    body: list[str] = []
+    related_at = None
+    for j in range(i, len(lines)):
+        line = lines[j]
+        if m := _SOURCE_LINE.match(line):
+            main.source_name = main.source_name or (m.group(1).strip() or None)
+            continue
+        if _READ_ALSO.match(line):
+            related_at = j + 1
+            break
+        body.append(line)
+    main.body = "\n".join(body)
+    articles = [main]
+    if related_at is None:
+        return articles
+    rest = lines[related_at:]
+    current: list[str] = []
+    for j, line in enumerate(rest):
+        nxt = rest[j + 1] if j + 1 < len(rest) else None
+        if current and len(current) > 1 and _is_title_line(line, nxt):
+            articles.append(_related(current))
+            current = []
+        current.append(line)
+    if current:
+        articles.append(_related(current))
+    return articles
+
+
+def _related(lines: list[str]) -> ParsedArticle:
+    art, i = _parse_header(lines)
+    body = []
+    for line in lines[i:]:
+        if m := _SOURCE_LINE.match(line):
+            art.source_name = art.source_name or (m.group(1).strip() or None)
+        else:
+            body.append(line)
+    art.body = "\n".join(body)
+    return art
+
+
+@lru_cache(maxsize=1)
+def _normalizers():
+    from camel_tools.utils.dediac import dediac_ar
+    from camel_tools.utils.normalize import (
+        normalize_alef_ar,
+        normalize_alef_maksura_ar,
+        normalize_teh_marbuta_ar,
+    )
+
+    def norm(s: str) -> str:
+        return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(s))))
+
+    return norm
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the text after dediac and alef/yaa/teh-marbuta normalization."""
+    norm = _normalizers()(" ".join(text.split()))
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def article_id_for(file_id: str, record_index: int, part: int, content_sha: str) -> str:
+    """Stable article id from its input, position and content (re-runs never duplicate rows)."""
+    key = f"{file_id}\x1f{record_index}\x1f{part}\x1f{content_sha}".encode()
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+def _reference_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _record_articles(rec: dict) -> list[ParsedArticle]:
+    if rec["layout"] == "news_txt":
+        return parse_news_txt(rec["body"] or "")
+    title = clean_line(rec["title"] or "") or None
+    return [
+        ParsedArticle(
+            title=title,
+            body=clean_text(rec["body"] or ""),
+            date_raw=rec["date_raw"],
+            source_name=clean_line(rec["source"] or "") or None,
+        )
+    ]
+
+
+def clean_batch(records: pa.Table, config: CleanConfig) -> CleanResult:
+    """Turn fetched records into cleaned articles.
+
+    Adds the ``articles`` columns article_id, file_id, record_index, part,
+    parent_article_id, title, published_date, published_raw, hijri_date,
+    source_name, dateline, url, author, text, n_paragraphs and content_sha256.
+    """
+    missing = [
+        n for n in ("file_id", "record_index", "layout", "body") if n not in records.column_names
+    ]
+    if missing:
+        from tasks.errors import SchemaError
+
+        raise SchemaError(f"clean needs records columns {missing}; has {records.column_names}")
+    records = conform(records, RECORDS)
+    rows: dict[str, list] = {name: [] for name in ARTICLES.names if name != "run_id"}
+    rejected: dict[str, Counter[str]] = {}
+    for rec in records.to_pylist():
+        ref = _reference_time(rec["reference_time"])
+        parent_id = None
+        for part, art in enumerate(_record_articles(rec), start=1):
+            reason = _reject_reason(art.body, config)
+            if reason is not None:
+                rejected.setdefault(rec["file_id"], Counter())[reason] += 1
+                continue
+            parsed = parse_date(art.date_raw, ref)
+            sha = content_hash(art.body)
+            aid = article_id_for(rec["file_id"], rec["record_index"], part, sha)
+            if part == 1:
+                parent_id = aid
+            values = {
+                "article_id": aid,
+                "file_id": rec["file_id"],
+                "record_index": rec["record_index"],
+                "part": part,
+                "parent_article_id": parent_id if part > 1 else None,
+                "title": art.title,
+                "published_date": parsed.date,
+                "published_raw": art.date_raw,
+                "hijri_date": parsed.hijri,
+                "source_name": art.source_name,
+                "dateline": art.dateline,
+                "url": rec["url"] or None,
+                "author": clean_line(rec["author"] or "") or None,
+                "text": art.body,
+                "n_paragraphs": art.body.count("\n") + 1,
+                "content_sha256": sha,
+            }
+            for name, col in rows.items():
+                col.append(values.get(name))
+    table = pa.table({k: pa.array(v, type=ARTICLES.field(k).type) for k, v in rows.items()})
+    return CleanResult(articles=table, rejected=rejected)
+
+
+def _reject_reason(body: str, config: CleanConfig) -> str | None:
+    if len(body.strip()) < config.min_chars:
+        return Reason.EMPTY_AFTER_CLEAN.value
+    if arabic_ratio(body) < config.min_arabic_ratio:
+        return Reason.NOT_ARABIC.value
+    return None
