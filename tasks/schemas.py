@@ -41,8 +41,15 @@ FILES = _schema(
         _f("bytes", pa.int64(), "Size of the raw input in bytes"),
         _f("sha256", _STR, "SHA-256 of the raw bytes"),
         _f("format", _STR, "Sniffed format: txt, json, jsonl, csv, html, or unknown"),
-        _f("encoding", _STR, "Detected text encoding (utf-8, utf-8-sig, utf-16, cp1256, iso8859_6)"),
-        _f("status", _STR, "ok, skipped_unchanged, quarantined (bad data) or failed (unreadable)", False),
+        _f(
+            "encoding", _STR, "Detected text encoding (utf-8, utf-8-sig, utf-16, cp1256, iso8859_6)"
+        ),
+        _f(
+            "status",
+            _STR,
+            "ok, skipped_unchanged, quarantined (bad data) or failed (unreadable)",
+            False,
+        ),
         _f("reason", _STR, "snake_case reason code when status is not ok"),
         _f("message", _STR, "Human message naming the file and the problem"),
         _f("n_articles", _I32, "Articles kept from this input in this run"),
