@@ -115,6 +115,9 @@ class PipelineParams(BaseModel):
     )
     out: str = Field("data/out", description="Output dataset directory (local path or fsspec URL)")
     batch_size: int = Field(200, gt=0, description="Input files per batch (one task chain each)")
+    chunk_size: int = Field(
+        250, gt=0, description="Records per annotation chunk (a big JSON dump is split in chunks)"
+    )
     workers: int = Field(
         0, ge=0, description="Worker processes for batches; 0 = one per core, 1 = in-process"
     )

@@ -2,7 +2,7 @@
 
 Dataset layout under ``OUT``::
 
-    files/ articles/ sentences/ tokens/ entities/   part-<batch_id>.parquet, one per batch
+    files/ articles/ sentences/ tokens/ entities/   part-<batch_id>[-<chunk>].parquet
     _staging/<run_id>/<batch_id>/                    a batch being built (never read by consumers)
     _quarantine/<run_id>/                            originals of quarantined inputs + JSON sidecars
     _runs/<run_id>.json                              run log (params, counts, status)
@@ -113,12 +113,16 @@ def write_parquet(table: pa.Table, table_name: str, path: str | Path, config: Wr
 
 
 def write_batch(
-    tables: Mapping[str, pa.Table], stage: str | Path, config: WriteConfig
+    tables: Mapping[str, pa.Table], stage: str | Path, part: str, config: WriteConfig
 ) -> dict[str, str]:
-    """Write a batch's tables as Parquet into its staging dir; returns table -> staged path."""
+    """Write tables as Parquet into the staging dir, as ``part-<part>.parquet`` of each table.
+
+    Returns table -> staged path. ``commit_batch`` later moves every staged part into place.
+    """
     out = {}
     for name, table in tables.items():
-        out[name] = write_parquet(table, name, Path(stage) / "parquet" / f"{name}.parquet", config)
+        path = Path(stage) / "parquet" / name / f"part-{part}.parquet"
+        out[name] = write_parquet(table, name, path, config)
     return out
 
 
@@ -138,7 +142,9 @@ def commit_batch(
     replace_file_ids: Iterable[str] = (),
     config: WriteConfig | None = None,
 ) -> CommitResult:
-    """Publish a staged batch atomically and drop earlier rows of re-processed inputs.
+    """Publish every part staged under ``stage/parquet/<table>/`` atomically.
+
+    Earlier rows of re-processed inputs are dropped in the same commit.
 
     Rows of ``replace_file_ids`` already in the dataset (from an earlier run or a
     killed one) are removed by rewriting the parts that hold them, so a changed
@@ -149,9 +155,8 @@ def commit_batch(
     moves: list[tuple[str, str]] = []
     rewritten = _stage_rewrites(out, stage, set(replace_file_ids), config, moves)
     for name in COMMIT_ORDER:
-        src = stage / "parquet" / f"{name}.parquet"
-        if src.exists():
-            moves.append((str(src), str(out / name / f"part-{batch_id}.parquet")))
+        for src in sorted((stage / "parquet" / name).glob("part-*.parquet")):
+            moves.append((str(src), str(out / name / src.name)))
     journal = {"batch_id": batch_id, "moves": moves, "written_at": time.time()}
     tmp = stage / (JOURNAL + ".tmp")
     tmp.write_text(json.dumps(journal))
