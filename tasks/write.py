@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +45,8 @@ CONTENT_TABLES = ("articles", "sentences", "tokens", "entities")
 COMMIT_ORDER = ("entities", "tokens", "sentences", "articles", "files")
 JOURNAL = "COMMIT.json"
 _PROCESSED = ("ok", "quarantined", "skipped_unchanged")
+# Temp files a process leaves directly under OUT (lock candidate, writability probe).
+_DEAD_TEMP = re.compile(r"\.(?:lock|write-probe)-(\d+)(?:-\w+\.tmp)?")
 
 
 def new_run_id() -> str:
@@ -205,25 +209,95 @@ def _apply_journal(stage: Path) -> None:
     shutil.rmtree(stage, ignore_errors=True)
 
 
-def recover(out: str | Path) -> dict[str, int]:
-    """Finish commits a killed run journaled, and discard its unfinished staging.
+def recover(out: str | Path, run_id: str | None = None) -> dict[str, int]:
+    """Bring a dataset back to a clean state after a run that died (SIGKILL, crash).
 
-    Call it while holding the lock. Returns counts of rolled-forward and discarded batches.
+    Call it while holding the lock, before any work. It
+
+    - rolls forward commits that were journaled (``COMMIT.json`` written) and discards
+      staging without a journal (that batch is simply processed again);
+    - marks run logs still ``running`` (other than ``run_id``) as ``interrupted``;
+    - removes quarantine copies of a dead run for inputs whose ``files`` row was never
+      committed (the re-run quarantines them again under its own run id);
+    - removes temp files a dead process left outside the tables (``*.tmp`` lock, probe
+      and index files). Tables themselves never hold temp files.
+
+    Returns:
+        Counts: rolled_forward, discarded (batches), interrupted_runs, quarantine_removed.
     """
-    root = Path(out) / "_staging"
-    done = {"rolled_forward": 0, "discarded": 0}
-    if not root.is_dir():
-        return done
-    for run_dir in sorted(root.iterdir()):
-        for batch in sorted(p for p in run_dir.iterdir() if p.is_dir()):
-            if (batch / JOURNAL).exists():
-                _apply_journal(batch)
-                done["rolled_forward"] += 1
+    out = Path(out)
+    done = {"rolled_forward": 0, "discarded": 0, "interrupted_runs": 0, "quarantine_removed": 0}
+    root = out / "_staging"
+    if root.is_dir():
+        for run_dir in sorted(root.iterdir()):
+            if run_dir.name == run_id:
+                continue
+            batches = sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []
+            for batch in batches:
+                if (batch / JOURNAL).exists():
+                    _apply_journal(batch)
+                    done["rolled_forward"] += 1
+                else:
+                    shutil.rmtree(batch, ignore_errors=True)
+                    done["discarded"] += 1
+            if run_dir.is_dir():
+                shutil.rmtree(run_dir, ignore_errors=True)
             else:
-                shutil.rmtree(batch, ignore_errors=True)
-                done["discarded"] += 1
-        shutil.rmtree(run_dir, ignore_errors=True)
+                run_dir.unlink(missing_ok=True)
+    interrupted = _mark_interrupted_runs(out, run_id)
+    done["interrupted_runs"] = len(interrupted)
+    done["quarantine_removed"] = _prune_quarantine(out, interrupted)
+    _remove_dead_temp_files(out)
     return done
+
+
+def _mark_interrupted_runs(out: Path, run_id: str | None) -> list[str]:
+    dead = []
+    for log in read_run_logs(out):
+        rid = log.get("run_id")
+        if rid and rid != run_id and log.get("status") == "running":
+            log["status"] = "interrupted"
+            log["interrupted_found_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            write_run_log(out, rid, log)
+            dead.append(rid)
+    return dead
+
+
+def _prune_quarantine(out: Path, run_ids: list[str]) -> int:
+    """Drop quarantine entries of dead runs whose ``files`` row never got committed."""
+    removed = 0
+    dirs = [out / "_quarantine" / r for r in run_ids if (out / "_quarantine" / r).is_dir()]
+    if not dirs:
+        return 0
+    files = read_table(out, "files", ["file_id", "run_id"])
+    committed = {
+        (r, f)
+        for f, r in zip(
+            files.column("file_id").to_pylist(), files.column("run_id").to_pylist(), strict=True
+        )
+    }
+    for qdir in dirs:
+        for entry in sorted(qdir.iterdir()):
+            # Entries are <file_id>__<basename> and <file_id>__<basename>.json.
+            fid = entry.name.split("__", 1)[0]
+            if (qdir.name, fid) not in committed:
+                entry.unlink(missing_ok=True)
+                removed += entry.suffix == ".json"
+        if not any(qdir.iterdir()):
+            qdir.rmdir()
+    return removed
+
+
+def _remove_dead_temp_files(out: Path) -> None:
+    for tmp in out.iterdir():
+        m = _DEAD_TEMP.fullmatch(tmp.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            tmp.unlink(missing_ok=True)
+    index = out / "_index"
+    if index.is_dir():
+        # Under the lock nobody else writes the index, so any temp file there is dead.
+        for tmp in index.rglob("*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def remove_run_staging(out: str | Path, run_id: str) -> None:
@@ -271,20 +345,23 @@ def known_file_ids(out: str | Path) -> set[str]:
 
 # The lock -------------------------------------------------------------------
 
+LOCK = "_lock"
+
 
 @dataclass
 class Lock:
-    """The output directory's writer lock; release it with ``release()``."""
+    """The output directory's writer lock; release it with ``release()``.
+
+    ``replaced`` holds the stale holder this lock replaced (a run that died), if any.
+    """
 
     path: Path
     holder: dict
+    replaced: dict | None = None
 
     def release(self) -> None:
-        try:
-            current = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return
-        if current.get("token") == self.holder["token"]:
+        """Remove the lock file if it is still ours."""
+        if _read_holder(self.path).get("token") == self.holder["token"]:
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Lock:
@@ -295,30 +372,143 @@ class Lock:
 
 
 def _process_started(pid: int) -> float | None:
+    """Start time of a live process; None when there is none (or it is a zombie)."""
     try:
         import psutil
 
-        return psutil.Process(pid).create_time()
-    except Exception:  # noqa: BLE001 - no such process, or psutil unavailable
+        proc = psutil.Process(pid)
+        # A SIGKILLed run whose parent has not reaped it yet is dead all the same.
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
+    except Exception:  # noqa: BLE001 - no such process, no access, or psutil unavailable
         return None
 
 
-def _is_stale(holder: dict) -> bool:
+def _pid_alive(pid: int) -> bool:
+    return _process_started(pid) is not None
+
+
+def _read_holder(path: Path) -> dict:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _is_stale(holder: dict, path: Path | None = None) -> bool:
+    """True when the lock's holder is surely dead (same host only)."""
+    if not holder:
+        # Unreadable or empty (a writer from before atomic lock files died mid-write):
+        # stale once it is old enough that no live writer can still be filling it.
+        try:
+            return path is not None and time.time() - path.stat().st_mtime > 10
+        except OSError:
+            return True
     if holder.get("host") != socket.gethostname():
         return False  # cannot check another machine's processes; treat as live
-    started = _process_started(int(holder.get("pid", -1)))
+    try:
+        pid = int(holder.get("pid", -1))
+    except (TypeError, ValueError):
+        return True
+    started = _process_started(pid)
     if started is None:
         return True
-    return abs(started - float(holder.get("proc_started", started))) > 1.0
+    # Same pid but another start time: the pid was reused by an unrelated process.
+    return abs(started - float(holder.get("proc_started") or started)) > 1.0
+
+
+def describe_holder(out: str | Path, holder: dict) -> str:
+    """The message naming a live lock holder (run id, pid, host, start time)."""
+    return (
+        f"{out} is locked by run {holder.get('run_id', '?')} "
+        f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+        f"started {holder.get('started_at', '?')}); wait for it to finish or use another "
+        f"--out (if that run is dead on another host, delete {Path(out) / LOCK})"
+    )
+
+
+def lock_holder(out: str | Path) -> dict | None:
+    """The live holder of ``out``'s lock, or None when it is free or held by a dead run."""
+    path = Path(out) / LOCK
+    if not path.exists():
+        return None
+    holder = _read_holder(path)
+    return None if _is_stale(holder, path) else holder
+
+
+def check_unlocked(out: str | Path) -> None:
+    """Fail fast, before any work, when a live run holds ``out`` (does not take the lock).
+
+    Raises:
+        LockError: naming the holder's run id, pid, host and start time.
+    """
+    holder = lock_holder(out)
+    if holder is not None:
+        raise LockError(describe_holder(out, holder))
+
+
+@contextmanager
+def _guard(out: Path) -> Iterator[None]:
+    """Serialize lock checks of ``out`` between processes (flock on the directory).
+
+    Without it two runs that both find a stale lock could each delete the other's
+    fresh one. The kernel drops the flock when its holder dies, so it never goes stale.
+    """
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield  # e.g. a filesystem that cannot open directories: best effort
+        return
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            pass
+        yield
+    finally:
+        os.close(fd)
+
+
+def _publish_lock(tmp: Path, path: Path) -> bool:
+    """Create ``path`` with ``tmp``'s complete content, only if it does not exist."""
+    try:
+        # link() is atomic and fails if path exists: the lock never exists half-written.
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # filesystem without hard links: exclusive create, then write
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(tmp.read_bytes())
+        return True
 
 
 def acquire_lock(out: str | Path, run_id: str, wait_s: float = 0.0) -> Lock:
     """Take the writer lock of ``out``; a lock left by a dead process is replaced.
 
+    The lock file ``OUT/_lock`` holds JSON: pid, host, run_id, started_at, the
+    process start time (to tell a reused pid) and a random token (so a run only ever
+    removes its own lock). A holder on this host whose process is gone (or is a
+    zombie) is stale; holders on other hosts are always taken as live.
+
+    Args:
+        out: The dataset directory (must exist).
+        run_id: Recorded in the lock so the refusal message can name the run.
+        wait_s: Keep retrying this long before giving up.
+
     Raises:
         LockError: another live run holds it (message names pid, host and start time).
     """
-    path = Path(out) / "_lock"
+    out = Path(out)
+    path = out / LOCK
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -327,29 +517,26 @@ def acquire_lock(out: str | Path, run_id: str, wait_s: float = 0.0) -> Lock:
         "proc_started": _process_started(os.getpid()),
         "token": uuid.uuid4().hex,
     }
+    tmp = out / f".lock-{os.getpid()}-{holder['token'][:8]}.tmp"
+    tmp.write_text(json.dumps(holder))
+    replaced: dict | None = None
     deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                other = json.loads(path.read_text())
-            except (OSError, ValueError):
-                other = {}
-            if other and _is_stale(other):
-                path.unlink(missing_ok=True)
-                continue
+    try:
+        while True:
+            with _guard(out):
+                if _publish_lock(tmp, path):
+                    return Lock(path, holder, replaced)
+                other = _read_holder(path)
+                if _is_stale(other, path):
+                    path.unlink(missing_ok=True)
+                    replaced = other or {"pid": "?", "note": "unreadable lock file"}
+                    continue
             if time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
-            raise LockError(
-                f"{out} is locked by run {other.get('run_id', '?')} "
-                f"(pid {other.get('pid', '?')} on {other.get('host', '?')}, "
-                f"started {other.get('started_at', '?')}); wait for it or use another --out"
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            json.dump(holder, fh)
-        return Lock(path, holder)
+            raise LockError(describe_holder(out, other))
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # Run log --------------------------------------------------------------------
