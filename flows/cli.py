@@ -162,6 +162,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tasks import fetch, write
 
         fetch.discover_sources(params.inputs, params.fetch)
+        # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
+        write.check_unlocked(params.out)
         write.check_output_dir(params.out)
     except ValidationError as exc:
         return _usage_error(_validation_message(exc))
