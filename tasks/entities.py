@@ -247,6 +247,18 @@ class _Sentence:
         """BAMA lists the token as a proper noun (not a backoff guess)."""
         return self.pos is not None and self.pos[i] == "noun_prop" and not self.oov[i]
 
+    def conj(self, i: int) -> bool:
+        """The token starts with the conjunction و/ف (ومحمد), not a name letter (فالتر)."""
+        tok = self.toks[i]
+        if tok[0] not in "وف" or len(tok) < 3:
+            return False
+        if self.bw is not None:
+            return (self.bw[i] or "")[:1] in "وف" and "/CONJ" in (self.bw[i] or "")[:8]
+        forms = _forms(tok)
+        n = forms[0][0]
+        return n not in self.g.first_names and (n[1:] in self.g.first_names or (
+            n[1:],) in self.g.phrases)
+
     def affixed(self, i: int) -> bool:
         """The chosen analysis has any clitic or affix (لتدريبات, برنامجا, نفسه, ترك+َ):
         a family name standing after a given name is a bare stem."""
@@ -344,30 +356,34 @@ def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
     """End (exclusive) of a person's name that starts at ``j``.
 
     Given names, known family names, name links (بن, أبو, عبد) and proper nouns always
-    continue a name; ``free_steps`` further words with no such evidence may too when they
-    could be a family name (مازن حسان, ميساء مغربي).
+    continue a name. Right after a given name, ``free_steps`` further words with no such
+    evidence may too when they could be a family name (مازن حسان, جعفر الموسوي); after a
+    family name nothing but name evidence continues (بوتين ضابط stops at بوتين).
     """
     k = j + 1
     free = free_steps
+    after_given = s.norm(j) in s.g.first_names
     while k < s.n and k - j < _MAX_PERSON:
         n = s.norm(k)
-        if s.stop(k):
-            break
+        if s.stop(k) or s.conj(k):
+            break  # ومحمد starts the next name
         if n in _NAME_LINKS and k + 1 < s.n and not s.stop(k + 1) and _is_word(s.toks[k + 1]):
             k += 2
+            after_given = True
             continue
-        tok = s.toks[k]
-        if tok[0] in "وف" and n not in s.g.first_names:
-            break  # ومحمد starts the next name
-        if n in s.g.first_names or n in _ORDINALS or s.g.phrases.get((n,), ("",))[0] == "PER":
+        if n in s.g.first_names:
             k += 1
+            after_given = True
             continue
-        if s.pos is not None and s.proper(k):
+        if n in _ORDINALS or s.g.phrases.get((n,), ("",))[0] == "PER" or (
+                s.pos is not None and s.proper(k) and not s.determined(k)):
             k += 1
+            after_given = False
             continue
-        if free > 0 and _free_name_word(s, k):
+        if free > 0 and after_given and _free_name_word(s, k):
             free -= 1
             k += 1
+            after_given = False
             continue
         break
     return k
@@ -385,9 +401,15 @@ def _free_name_word(s: _Sentence, k: int) -> bool:
     if hit is not None and not hit[1] and hit[0] != "PER":
         return False
     if n.startswith("ال"):
-        # Family names in ال-...ي (البرادعي) but not demonyms (المصري 'the Egyptian').
-        return n.endswith("ي") and len(n) > 5 and not s.demonym(k)
-    return s.pos is None or (s.pos[k] in _NAME_POS and not s.affixed(k))
+        # Family names with the article (البرادعي, المنيع) right after a given name.
+        if s.pos is None:
+            return n.endswith("ي") and len(n) > 5
+        return s.pos[k] in _NAME_POS and len(n) > 4
+    if s.pos is None:
+        return True
+    # فهمي reads as فهم+ي 'my understanding' but is a family name after مصطفى
+    return s.pos[k] in _NAME_POS and (
+        not s.affixed(k) or (s.bw[k] or "").endswith("POSS_PRON_1S"))
 
 
 def _org_tail(s: _Sentence, j: int) -> int:
