@@ -515,6 +515,8 @@ _ADV_PRIOR = 0.5  # الآن، أيضاً: adverb readings over same-spelled nou
 _NISBA_END_RE = re.compile("(?:ي|ية|يون|يين|يات)$")
 _PERSON_PENALTY = 1.0  # news is 3rd person: أكتب/كتبتُ/اكتبْ are rarer than يكتب/كتب
 _PERSON_RE = re.compile(r"^(IV[12]|PVSUFF_SUBJ:[12]|CVSUFF_SUBJ)")
+_PROTECTED = _CLOSED | {"adv", "noun_quant"}
+_NOUNS = frozenset({"noun", "noun_prop", "noun_num", "noun_quant"})
 _NOMINAL = frozenset({"noun", "noun_prop", "noun_num", "adj", "adj_comp", "noun_quant"})
 _PROCLITIC_TAGS = _SPLIT_PROCLITICS
 # Words after which a verb is expected: لم يكتب، لن يكتب، قد كتب، سوف يكتب.
@@ -678,6 +680,10 @@ class Morphology:
         self._types: dict[str, tuple[list[tuple], bool, int]] = {}
         self._evidence: Counter[tuple[str, str]] = Counter()
         self._seen: set[str] = set()
+        self._ev_total = 0
+        self._ranked: dict[str, list[tuple]] = {}
+        self._ranked_at = 0
+        self._oov_keys: list[str] = []
 
     def _candidates(self, word: str) -> tuple[list[tuple], bool, int]:
         hit = self._types.get(word)
@@ -710,31 +716,55 @@ class Morphology:
         return entry
 
     def _rank_batch(self, words: Counter[str]) -> dict[str, list[tuple]]:
-        """Add corpus evidence from this batch, then order each type's readings."""
-        infos = {w: self._candidates(w) for w in words}
-        for w, (readings, is_oov, _) in infos.items():
-            if readings and not is_oov and len({(r[0], r[1]) for r in readings}) == 1:
-                self._evidence[(readings[0][0], readings[0][1])] += words[w]
-            if readings and readings[0][1] not in _NON_WORD_POS:
-                self._seen.add(w.translate(_NORM_TABLE))
-        if len(self._seen) > self._cache_size:
-            self._seen.clear()
-        ranked: dict[str, list[tuple]] = {}
+        """Add corpus evidence from this batch, then order each type's readings.
+
+        Rankings are cached per type and recomputed for all types only after the
+        evidence grew by a fifth (log-scaled evidence barely moves in between).
+        """
         ev = self._evidence
-        for w, (readings, _oov, _) in infos.items():
-            if len(readings) <= 1:
-                ranked[w] = readings
+        seen = self._seen
+        cache = self._ranked
+        for w in self._oov_keys:
+            cache.pop(w, None)
+        self._oov_keys.clear()
+        for w, n in words.items():
+            readings, is_oov, _ = self._candidates(w)
+            if not readings:
                 continue
-            scored = []
-            for r in readings:
-                seen = ev.get((r[0], r[1]), 0)
-                s = r[7] + min(_EVIDENCE_CAP, _EVIDENCE_WEIGHT * math.log1p(seen))
-                if r[9] == "backoff" and r[10] and r[0].translate(_NORM_TABLE) in self._seen:
-                    s += _BACKOFF_SPLIT_BONUS
-                scored.append((s, r))
-            scored.sort(key=lambda x: -x[0])
-            ranked[w] = [r[:7] + (s,) + r[8:] for s, r in scored]
-        return ranked
+            if len(readings) == 1 and not is_oov:
+                ev[(readings[0][0], readings[0][1])] += n
+                self._ev_total += n
+            if readings[0][1] not in _NON_WORD_POS:
+                seen.add(w.translate(_NORM_TABLE))
+        if len(seen) > self._cache_size:
+            seen.clear()
+        if self._ev_total > 1.2 * self._ranked_at + 1000 or len(cache) > self._cache_size:
+            cache.clear()
+            self._ranked_at = self._ev_total
+        for w in words:
+            if w not in cache:
+                self._score(w)
+        return cache
+
+    def _score(self, w: str) -> None:
+        readings, is_oov, _ = self._types[w]
+        if len(readings) <= 1 or readings[0][1] in _PROTECTED:
+            # Evidence counts open-class lemmas only, so it must not outvote the
+            # function-word or adverb reading a shape prior chose (بَيْنَ، جِدّاً).
+            self._ranked[w] = readings
+            return
+        ev = self._evidence
+        scored = []
+        for r in readings:
+            s = r[7] + min(_EVIDENCE_CAP, _EVIDENCE_WEIGHT * math.log1p(ev.get((r[0], r[1]), 0)))
+            if r[9] == "backoff" and r[10] and r[0].translate(_NORM_TABLE) in self._seen:
+                s += _BACKOFF_SPLIT_BONUS
+            scored.append((s, r))
+        scored.sort(key=lambda x: -x[0])
+        ranked = [r[:7] + (s,) + r[8:] for s, r in scored]
+        self._ranked[w] = ranked
+        if is_oov:  # an OOV split depends on words seen later: re-rank it next batch
+            self._oov_keys.append(w)
 
     def analyze_sentences(self, sentences: list[list[str]]) -> dict[str, list]:
         """Analyze tokenized sentences; return one value per token for each column.
@@ -813,7 +843,8 @@ def _pick_in_context(
         p = r[1]
         if prev_pos == "prep":
             # في بيت: a bare preposition governs a noun, not a verb.
-            s += 0.5 if p in _NOMINAL else -1.0 if p == "verb" else 0.0
+            # من الممكن: the object of a preposition is a noun rather than an adjective.
+            s += 0.5 if p in _NOUNS else -1.0 if p == "verb" else 0.0
         elif prev_word in _VERB_TRIGGERS:
             # لم يكتب / قد كتب: these particles precede verbs.
             s += 1.5 if p == "verb" else 0.0
