@@ -1,0 +1,193 @@
+"""A real Prefect server, a deployment from prefect.yaml and one completed run, for tests.
+
+Started once per test session (see ``conftest.py``) and shared by the deployment,
+UI and consumer tests. Every process started here runs in its own process group
+and is killed with it: a Prefect worker ignores its first SIGTERM for seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+POOL = "akhbar-local"
+FLOW = "news-pipeline"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PrefectServer:
+    """A ``prefect server start`` subprocess with its own ``PREFECT_HOME``."""
+
+    home: Path
+    port: int = field(default_factory=free_port)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    logs: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_URL=self.api,
+            DO_NOT_TRACK="1",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_UI_ENABLED="true",
+            PREFECT_CLI_PROMPT="false",
+            # keep the venv's scripts (prefect, akhbar) first for child processes
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        env.pop("PREFECT_PROFILE", None)
+        return env
+
+    def spawn(self, args: list[str], name: str, cwd: Path = REPO) -> subprocess.Popen:
+        """Start a background process in its own group, output to ``logs/<name>.log``."""
+        assert self.logs is not None
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs.append(proc)
+        return proc
+
+    def run(self, args: list[str], timeout: float = 120, cwd: Path = REPO) -> str:
+        """Run a command to completion; fail with its output if it fails."""
+        res = subprocess.run(
+            args, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if res.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} exited {res.returncode}\n{res.stdout}\n{res.stderr}"
+            )
+        return res.stdout + res.stderr
+
+    def start(self, timeout: float = 90) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs = self.home / "logs"
+        self.logs.mkdir(exist_ok=True)
+        proc = self.spawn(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            "server",
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {self.log('server')}")
+            try:
+                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"prefect server not healthy after {timeout} s: {self.log('server')}")
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log" if self.logs else None
+        return path.read_text(errors="replace")[-4000:] if path and path.exists() else ""
+
+    def stop(self) -> None:
+        """Kill every process group this server object started, newest first."""
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
+                except ProcessLookupError:
+                    pass
+        self.procs.clear()
+
+    def get(self, path: str) -> dict | list:
+        r = httpx.get(f"{self.api}{path}", timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def post(self, path: str, body: dict) -> dict | list:
+        r = httpx.post(f"{self.api}{path}", json=body, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+
+@dataclass
+class DeployedRun:
+    """What the deployment fixture produced: server, deploy output, the finished run."""
+
+    server: PrefectServer
+    out: Path
+    flow_run_id: str
+    deploy_output: str
+    worker_seconds: float
+
+
+def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> DeployedRun:
+    """Create the pool, deploy prefect.yaml, trigger on-demand, execute it with one worker."""
+    prefect = [sys.executable, "-m", "prefect"]
+    server.run([*prefect, "work-pool", "create", POOL, "--type", "process"])
+    deployed = server.run([*prefect, "--no-prompt", "deploy", "--all"], timeout=180)
+    params = {"inputs": [str(REPO / "data" / "samples")], "out": str(out), "workers": 1}
+    triggered = server.run(
+        [
+            *prefect,
+            "deployment",
+            "run",
+            f"{FLOW}/on-demand",
+            "--params",
+            json.dumps({"params": params}),
+        ]
+    )
+    match = re.search(r"UUID:\s*(" + _UUID.pattern + ")", triggered) or _UUID.search(triggered)
+    assert match, f"no flow run id in: {triggered}"
+    flow_run_id = match.group(1) if match.groups() else match.group(0)
+    t0 = time.monotonic()
+    worker = server.spawn([*prefect, "worker", "start", "--pool", POOL, "--run-once"], "worker")
+    deadline = t0 + timeout
+    state = None
+    while time.monotonic() < deadline:
+        state = server.get(f"/flow_runs/{flow_run_id}")["state"]["type"]
+        if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            break
+        time.sleep(1)
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass  # stop() kills its group
+    if state != "COMPLETED":
+        raise AssertionError(f"flow run {flow_run_id} ended {state}:\n{server.log('worker')}")
+    return DeployedRun(server, out, flow_run_id, deployed, time.monotonic() - t0)

@@ -1,0 +1,103 @@
+"""prefect.yaml deployed to a real server and run by a real process worker (issue 7).
+
+The session fixture ``deployed_run`` (conftest.py) does what the README tells a
+user to do: ``prefect server start``, ``prefect work-pool create --type process``,
+``prefect --no-prompt deploy --all``, ``prefect deployment run`` and
+``prefect worker start --run-once``. These tests check what it left behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from flows.artifacts import FILES_KEY, SUMMARY_KEY
+from tests.flows.prefect_server import FLOW, POOL, REPO, DeployedRun
+
+pytestmark = pytest.mark.server
+
+
+def test_prefect_yaml_declares_scheduled_and_on_demand_deployments() -> None:
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    assert set(by_name) >= {"daily", "on-demand"}
+    for d in by_name.values():
+        assert d["entrypoint"] == "flows/news_pipeline.py:news_pipeline"
+        assert d["work_pool"]["name"] == POOL
+        assert set(d["parameters"]["params"]) >= {"inputs", "out"}
+    (sched,) = by_name["daily"]["schedules"]
+    assert sched["cron"] and sched["timezone"]
+    assert not by_name["on-demand"]["schedules"]
+    (pull,) = spec["pull"]
+    assert "prefect.deployments.steps.set_working_directory" in pull
+
+
+def test_deployments_registered_with_cron_and_typed_form(deployed_run: DeployedRun) -> None:
+    server = deployed_run.server
+    daily = server.get(f"/deployments/name/{FLOW}/daily")
+    on_demand = server.get(f"/deployments/name/{FLOW}/on-demand")
+    assert daily["work_pool_name"] == POOL == on_demand["work_pool_name"]
+    (schedule,) = daily["schedules"]
+    assert schedule["schedule"]["cron"] == "0 6 * * *"
+    assert schedule["schedule"]["timezone"] == "Africa/Casablanca"
+    assert on_demand["schedules"] == []
+    # the pull step chdirs into the clone the deployment was made from
+    (pull,) = daily["pull_steps"]
+    directory = pull["prefect.deployments.steps.set_working_directory"]["directory"]
+    assert Path(directory).resolve() == REPO
+    # The run form is PipelineParams: typed, nested, every field described.
+    schema = daily["parameter_openapi_schema"]
+    assert schema["required"] == ["params"]
+    defs = schema["definitions"]
+    pipeline = defs["PipelineParams"]["properties"]
+    assert pipeline["inputs"]["type"] == "array"
+    assert pipeline["batch_size"]["type"] == "integer"
+    for model in ("PipelineParams", "FetchConfig", "CleanConfig", "AnnotateConfig"):
+        undocumented = [
+            k for k, v in defs[model]["properties"].items() if "$ref" not in v and "allOf" not in v
+            if not v.get("description")
+        ]
+        assert not undocumented, f"{model} fields without description: {undocumented}"
+    assert daily["parameters"]["params"]["inputs"] == ["data/samples"]
+
+
+def test_worker_ran_the_deployment_to_completion(deployed_run: DeployedRun) -> None:
+    run = deployed_run.server.get(f"/flow_runs/{deployed_run.flow_run_id}")
+    assert run["state"]["type"] == "COMPLETED"
+    deployment = deployed_run.server.get(f"/deployments/{run['deployment_id']}")
+    assert deployment["name"] == "on-demand"
+    assert run["parameters"]["params"]["out"] == str(deployed_run.out)
+    # Parquet output, one published part per table
+    for table in ("files", "articles", "sentences", "tokens", "entities"):
+        parts = list((deployed_run.out / table).glob("part-*.parquet"))
+        assert parts, f"no {table} parquet under {deployed_run.out}"
+    articles = pq.read_table(deployed_run.out / "articles")
+    assert articles.num_rows >= 5
+    assert not list((deployed_run.out / "_staging").glob("*/*"))
+
+
+def test_run_published_summary_files_table_and_progress(deployed_run: DeployedRun) -> None:
+    arts = deployed_run.server.post(
+        "/artifacts/filter",
+        {"artifacts": {"flow_run_id": {"any_": [deployed_run.flow_run_id]}}},
+    )
+    by_type: dict[str, list[dict]] = {}
+    for a in arts:
+        by_type.setdefault(a["type"], []).append(a)
+    summary = next(a for a in by_type["markdown"] if a["key"] == SUMMARY_KEY)
+    # outcome first: the heading and the figures table come before any detail
+    head = summary["data"].splitlines()[0]
+    assert head.startswith("# akhbar run") and head.endswith("completed")
+    assert "| files ok |" in summary["data"].split("##")[0]
+    assert str(deployed_run.out) in summary["data"]
+    (files,) = [a for a in by_type["table"] if a["key"] == FILES_KEY]
+    rows = files["data"] if isinstance(files["data"], list) else __import__("json").loads(
+        files["data"]
+    )
+    assert len(rows) == 5 and {r["status"] for r in rows} == {"ok"}
+    assert sum(r["n_articles"] for r in rows) >= 5
+    (progress,) = by_type["progress"]
+    assert float(progress["data"]) == pytest.approx(100.0)
