@@ -93,6 +93,7 @@ class _Gazetteers:
     org_heads: dict[str, str]  # head -> 'inst' | 'firm'
     loc_cues: frozenset[str]
     speech: frozenset[str]
+    misc_cues: frozenset[str]
     stop: frozenset[str]  # light-normalized
 
 
@@ -141,9 +142,10 @@ def load_gazetteers() -> _Gazetteers:
     cues = frozenset(normalize_name(t) for t, _ in _read_list("loc_cues.txt"))
     stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
     speech = frozenset(normalize_name(t) for t, _ in _read_list("per_speech.txt"))
+    misc_cues = frozenset(normalize_name(t) for t, _ in _read_list("misc_cues.txt"))
     sports = frozenset(normalize_name(t) for t, _ in _read_list("sports_cues.txt"))
     return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles,
-                       title_longest, heads, cues, speech, stop)
+                       title_longest, heads, cues, speech, misc_cues, stop)
 
 
 def gazetteer_sizes() -> dict[str, int]:
@@ -437,11 +439,11 @@ def _org_tail(s: _Sentence, j: int) -> int:
     return k
 
 
-def _quoted(s: _Sentence, j: int) -> tuple[int, int] | None:
-    """(start, end) of a short «quoted» name opening at ``j``."""
+def _quoted(s: _Sentence, j: int, longest: int = 6) -> tuple[int, int] | None:
+    """(start, end) of a «quoted» name of at most ``longest`` tokens opening at ``j``."""
     if j >= s.n or s.toks[j] not in _OPEN_QUOTES:
         return None
-    for k in range(j + 1, min(s.n, j + 7)):
+    for k in range(j + 1, min(s.n, j + longest + 2)):
         if s.toks[k] in _CLOSE_QUOTES:
             return (j + 1, k) if k > j + 1 else None
     return None
@@ -482,6 +484,22 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
                     not s.determined(j):
                 end = _extend_person(s, j)
                 emit(j, end, "PER", "speech")
+                i = end
+                continue
+        # Work, product or event cue + «short quoted title» or proper noun (الإعصار كاترينا).
+        if any(f in s.g.misc_cues for f, _ in _forms(s.toks[i])) and i + 1 < n:
+            q = _quoted(s, i + 1, 5)
+            if q is not None and not s.stop(q[0]):
+                emit(q[0], q[1], "MISC", "cue")
+                i = q[1] + 1
+                continue
+            j = i + 1
+            if s.proper(j) and not s.stop(j) and not s.determined(j) and s.phrase(j) is None \
+                    and s.first_name(j) is None:
+                end = j + 1
+                while end < n and end - j < 3 and s.proper(end) and not s.stop(end):
+                    end += 1
+                emit(j, end, "MISC", "cue")
                 i = end
                 continue
         if s.stop(i) and s.title(i) is None:
@@ -568,7 +586,7 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
                 i = ph[0]
                 continue
             if ph is None and (s.proper(j) or (s.pos is None and s.namelike(j, False))) \
-                    and s.head(j) is None and s.title(j) is None:
+                    and s.head(j) is None and s.title(j) is None and not s.cue(j):
                 emit(j, j + 1, "LOC", "cue")
                 i = j + 1
                 continue
