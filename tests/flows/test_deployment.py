@@ -57,7 +57,9 @@ def test_deployments_registered_with_cron_and_typed_form(deployed_run: DeployedR
     assert pipeline["batch_size"]["type"] == "integer"
     for model in ("PipelineParams", "FetchConfig", "CleanConfig", "AnnotateConfig"):
         undocumented = [
-            k for k, v in defs[model]["properties"].items() if "$ref" not in v and "allOf" not in v
+            k
+            for k, v in defs[model]["properties"].items()
+            if "$ref" not in v and "allOf" not in v
             if not v.get("description")
         ]
         assert not undocumented, f"{model} fields without description: {undocumented}"
@@ -94,8 +96,10 @@ def test_run_published_summary_files_table_and_progress(deployed_run: DeployedRu
     assert "| files ok |" in summary["data"].split("##")[0]
     assert str(deployed_run.out) in summary["data"]
     (files,) = [a for a in by_type["table"] if a["key"] == FILES_KEY]
-    rows = files["data"] if isinstance(files["data"], list) else __import__("json").loads(
+    rows = (
         files["data"]
+        if isinstance(files["data"], list)
+        else __import__("json").loads(files["data"])
     )
     assert len(rows) == 5 and {r["status"] for r in rows} == {"ok"}
     assert sum(r["n_articles"] for r in rows) >= 5
