@@ -60,6 +60,7 @@ class Reason(StrEnum):
     HTTP_ERROR = "http_error"
     NETWORK_ERROR = "network_error"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    PROCESSING_ERROR = "processing_error"  # a stage crashed on this input (a bug: report it)
     # articles left out of a good file
     EMPTY_AFTER_CLEAN = "empty_after_clean"
     NOT_ARABIC = "not_arabic"
