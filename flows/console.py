@@ -63,32 +63,23 @@ class Console:
         out.print(
             f"[bold]akhbar run {result['run_id']}: {result['outcome']}[/bold] -> {result['out']}"
         )
-        t = Table(show_header=True, header_style="bold")
-        for col in (
-            "files ok",
-            "skipped",
-            "quarantined",
-            "failed",
-            "articles",
-            "sentences",
-            "tokens",
-            "OOV",
-            "entities",
-            "seconds",
-        ):
-            t.add_column(col, justify="right")
-        t.add_row(
-            str(files["ok"]),
-            str(files["skipped_unchanged"]),
-            str(files["quarantined"]),
-            str(files["failed"]),
-            str(result["articles"]),
-            str(result["sentences"]),
-            str(result["tokens"]),
-            f"{result['oov_rate']:.1%}",
-            str(result["entities"]),
-            f"{result['duration_s']:.1f}",
-        )
+        t = Table(show_header=False, box=None, padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column(justify="right")
+        rows = [
+            ("files ok", files["ok"]),
+            ("skipped (unchanged)", files["skipped_unchanged"]),
+            ("quarantined", files["quarantined"]),
+            ("failed", files["failed"]),
+            ("articles", result["articles"]),
+            ("sentences", result["sentences"]),
+            ("tokens", result["tokens"]),
+            ("OOV rate", f"{result['oov_rate']:.1%}"),
+            ("entities", result["entities"]),
+            ("duration", f"{result['duration_s']:.1f} s"),
+        ]
+        for name, value in rows:
+            t.add_row(name, str(value))
         out.print(t)
         if result.get("reasons"):
             out.print("problems: " + ", ".join(f"{k} x{v}" for k, v in result["reasons"].items()))

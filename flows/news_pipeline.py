@@ -335,7 +335,9 @@ def _batch_counts(files: pa.Table, chunks: list[dict], parts: list[tuple[int, pa
         "status": dict(Counter(r["status"] for r in rows)),
         "reasons": dict(
             Counter(
-                f"{r['status']}:{r['reason']}" for r in rows if r["reason"] and r["status"] != "ok"
+                f"{r['status']}:{r['reason']}"
+                for r in rows
+                if r["reason"] and r["status"] in ("quarantined", "failed")
             )
         ),
         "file_rows": [{k: r[k] for k in (*keys, "message")} for r in rows],
