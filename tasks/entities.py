@@ -369,8 +369,11 @@ def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
         n = s.norm(k)
         if s.stop(k) or s.conj(k):
             break  # ومحمد starts the next name
-        if n in _NAME_LINKS and k + 1 < s.n and not s.stop(k + 1) and _is_word(s.toks[k + 1]):
-            k += 2
+        if n in _NAME_LINKS and k + 1 < s.n and _is_word(s.toks[k + 1]):
+            # بن أبي طالب: a link takes the next word whatever it is, links chain
+            while k + 1 < s.n and s.norm(k) in _NAME_LINKS and _is_word(s.toks[k + 1]):
+                k += 1
+            k += 1
             after_given = True
             continue
         if n in s.g.first_names:
@@ -397,8 +400,8 @@ _NAME_POS = frozenset({"noun", "adj", "noun_prop", "adj_comp", None})
 def _free_name_word(s: _Sentence, k: int) -> bool:
     """A word with no name evidence that may still be a family name after a given name."""
     n = s.norm(k)
-    if s.head(k) or s.title(k) or s.cue(k):
-        return False
+    if s.head(k) or s.title(k) or s.cue(k) or ("ال" + n,) in s.g.titles:
+        return False  # كوفي أنان الأمين العام, جلال محمود عضو ...
     hit = s.g.phrases.get((n,))
     if hit is not None and not hit[1] and hit[0] != "PER":
         return False
