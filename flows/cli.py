@@ -102,6 +102,57 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print table schemas with field descriptions")
     schema.add_argument("table", nargs="?", help="files, articles, sentences, tokens or entities")
 
+    query = sub.add_parser(
+        "query",
+        help="run SQL (DuckDB) over a dataset",
+        description="Run SQL over a dataset's tables, registered as DuckDB views: files, "
+        "articles, sentences, tokens, entities (and files_latest: one row per input, its "
+        "latest outcome).",
+    )
+    query.add_argument("out", help="dataset directory")
+    query.add_argument("sql", help='SQL, e.g. "select count(*) from articles"')
+    query.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table (default), csv or json lines",
+    )
+    query.add_argument(
+        "--max-rows", type=int, default=100, help="rows shown as a table (default: 100)"
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a dataset",
+        description="Articles per source and day, tokens per article, OOV rate, top lemmas, "
+        "top entities per label and quarantine reasons, with charts, in one HTML file.",
+    )
+    report.add_argument("out", help="dataset directory")
+    report.add_argument(
+        "--html", default=None, help="where to write it (default: OUT/_reports/report.html)"
+    )
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the pipeline as a deployment from this process (flow.serve)",
+        description="Register a deployment of the pipeline and run its flow runs in this "
+        "process, on a cron schedule and/or on demand from the UI. The one-process "
+        "alternative to prefect.yaml + a work pool + a worker. Needs a Prefect server "
+        "(PREFECT_API_URL) to be useful.",
+    )
+    serve.add_argument("inputs", nargs="+", metavar="INPUT", help="default inputs of each run")
+    serve.add_argument("--out", default="data/out", help="default output dataset directory")
+    serve.add_argument("--name", default="akhbar-serve", help="deployment name")
+    serve.add_argument(
+        "--cron", default=None, help='cron schedule, e.g. "0 6 * * *" (default: on demand only)'
+    )
+    serve.add_argument(
+        "--timezone", default="UTC", help="time zone of the cron schedule (default: UTC)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes per run (default: 1)"
+    )
+
     morph = sub.add_parser("morphology", help="manage the offline morphology DB")
     msub = morph.add_subparsers(dest="morph_command", required=True, metavar="ACTION")
     build = msub.add_parser(
@@ -217,6 +268,101 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from tasks.report import connect_dataset
+
+    try:
+        cur = connect_dataset(args.out).execute(args.sql)
+    except FileNotFoundError as exc:
+        return _usage_error(str(exc))
+    except duckdb.Error as exc:
+        return _usage_error(f"query failed: {exc}")
+    columns = [d[0] for d in cur.description or []]
+    if args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(cur.fetchall())
+        return EXIT_OK
+    if args.format == "json":
+        import json
+
+        for row in cur.fetchall():
+            record = dict(zip(columns, row, strict=True))
+            print(json.dumps(record, ensure_ascii=False, default=str))
+        return EXIT_OK
+    from rich.console import Console as RichConsole
+    from rich.table import Table
+
+    rows = cur.fetchmany(args.max_rows + 1)
+    table = Table(show_header=True, header_style="bold")
+    for name, typ, *_ in cur.description or []:
+        numeric = str(typ).split("(")[0] in _NUMERIC
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in rows[: args.max_rows]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console = RichConsole(soft_wrap=False)
+    console.print(table)
+    more = (
+        " (more not shown: raise --max-rows or use --format csv)"
+        if len(rows) > args.max_rows
+        else ""
+    )
+    console.print(f"{min(len(rows), args.max_rows)} rows{more}")
+    return EXIT_OK
+
+
+_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tasks.report import write_report
+    from tasks.write import read_run_logs
+
+    if not Path(args.out).is_dir():
+        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    path = write_report(args.out, args.html, runs=read_run_logs(args.out))
+    print(path)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from pydantic import ValidationError
+
+    from flows.runtime import prepare_environment
+    from tasks.config import PipelineParams
+
+    prepare_environment()
+    try:
+        params = PipelineParams(inputs=args.inputs, out=args.out, workers=args.workers)
+    except ValidationError as exc:
+        return _usage_error(_validation_message(exc))
+    if not os.environ.get("PREFECT_API_URL"):
+        print(
+            "akhbar: PREFECT_API_URL is not set: runs go to a temporary server that stops "
+            "with this process. Start `prefect server start` and export PREFECT_API_URL "
+            "to watch them in the UI.",
+            file=sys.stderr,
+        )
+    from prefect.schedules import Cron
+
+    from flows.news_pipeline import news_pipeline
+
+    news_pipeline.serve(
+        name=args.name,
+        schedule=Cron(args.cron, timezone=args.timezone) if args.cron else None,
+        parameters={"params": params.model_dump(mode="json")},
+        tags=["akhbar", "serve"],
+        description="akhbar pipeline served by `akhbar serve`",
+    )
+    return EXIT_OK
+
+
 def cmd_morphology(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment
 
@@ -233,6 +379,9 @@ COMMANDS = {
     "status": cmd_status,
     "schema": cmd_schema,
     "morphology": cmd_morphology,
+    "query": cmd_query,
+    "report": cmd_report,
+    "serve": cmd_serve,
 }
 
 
