@@ -7,28 +7,37 @@ camel-tools' own ``Analyzer`` does the analysis. When camel-tools' official data
 installed (``camel_data -i light``), ``auto`` uses calima-msa-r13 and the MLE
 disambiguator instead.
 
-Ranking (BAMA has no frequencies, so every analysis would tie). Each analysis gets
-a score that adds up:
+Ranking (BAMA has no frequencies, so every analysis would tie). Each distinct word
+gets its analyses grouped into readings (one per lemma+POS) and scored:
 
 1. *Shape priors*: an analysis whose undiacritized form spells the word exactly is
    preferred over one that needs a hamza/alef-maqsura/teh-marbuta variant
-   (camel-tools marks those ``source=spvar``); every clitic (و+, ب+, ال+, +ها ...)
-   costs a little, so the plain reading wins unless evidence says otherwise; a
-   closed-class reading (preposition, conjunction, pronoun, particle) of a bare word
-   gets a bonus because function words are the most frequent tokens; coarse POS
-   priors (noun > adj > verb > proper noun) break the remaining ties.
-2. *Corpus priors*, learnt without supervision: every time a word form is seen whose
-   analyses all share one (lemma, POS), that reading is counted. Counts accumulate
-   across the batches a process annotates, and ambiguous words then prefer the
-   reading with more unambiguous evidence (a one-step EM with hard counts), e.g.
-   علم as the noun "flag" once أعلام/العلم have been seen.
-3. *Light context* for words that stay ambiguous: after a preposition a nominal
-   reading is preferred; after لم/لن/قد/سوف/أن a verb; an adjective reading that
-   agrees in definiteness with a preceding noun beats a noun reading.
+   (camel-tools marks those ``source=spvar``); every clitic (و+, ب+, +ها ...) costs a
+   little and ال+ less, so the plain reading wins unless evidence says otherwise; a
+   closed-class reading (preposition, conjunction, pronoun, particle) of a word
+   without proclitics gets a bonus because function words are the most frequent
+   tokens (من is مِن, not مَن); adverb readings beat same-spelled nouns (الآن);
+   1st/2nd-person verb forms and construct duals without a following noun are
+   penalized (news is 3rd person); coarse POS priors (noun > adj > verb > proper
+   noun) break the remaining ties.
+2. *Corpus priors*, learnt without supervision: every occurrence of a word form
+   whose analyses all share one (lemma, POS) is counted; counts accumulate over the
+   batches a process annotates, and an ambiguous word then adds
+   ``min(1, 0.5 * log(1 + count))`` to each open-class reading (a hard-count EM
+   step), e.g. علم as the noun "flag" once أعلام/العلم have been seen. Readings that
+   the shape priors made a function word or adverb are never overruled.
+3. *Light context* for words still within 2 points: after a bare preposition a noun
+   and not a verb; after لم/لن/قد/سوف a verb; after أن a verb; an adjective agreeing
+   in definiteness with the preceding nominal; a sentence-initial verb (VSO).
+   Two deterministic rules follow: أن is أَنْ before a verb and أَنَّ otherwise, and
+   an adjective-shaped noun (nisba -يّ, participle مُ-/فاعِل, فَعِيل) right after a
+   nominal of the same definiteness is tagged ADJ (BAMA lists many adjectives as
+   nouns only).
 
 A backoff (out-of-vocabulary) word is analyzed as a proper noun by camel-tools'
-``NOAN_PROP`` backoff; a proclitic split is kept only when the rest of the word is
-itself seen as a word in the corpus (لأوباما -> ل+أوباما once أوباما was seen).
+``NOAN_PROP`` backoff (a definite one, الفيسبوك, as a common noun); a proclitic split
+is kept only when the rest of the word is itself seen as a word in the corpus
+(لأوباما -> ل+أوباما once أوباما was seen).
 
 ``upos`` maps camel-tools POS tags to the 17 Universal Dependencies tags with
 :data:`UPOS_MAP` (documented there).
