@@ -1,0 +1,90 @@
+"""DuckDB views over a dataset and the HTML report, on a tiny hand-written dataset."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tasks.report import build_report, connect_dataset, render_html, write_report
+from tests.dataset_factory import write_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny") / "out")
+
+
+def test_views_cover_every_table(tiny: Path) -> None:
+    con = connect_dataset(tiny)
+    counts = {
+        t: con.execute(f"select count(*) from {t}").fetchone()[0]
+        for t in ("files", "articles", "sentences", "tokens", "entities")
+    }
+    assert counts == {"files": 4, "articles": 3, "sentences": 4, "tokens": 15, "entities": 4}
+
+
+def test_files_latest_keeps_outcome_of_unchanged_input(tiny: Path) -> None:
+    # f1 was skipped as unchanged in the second run: its outcome is still "ok"
+    rows = connect_dataset(tiny).execute("select file_id, status from files_latest").fetchall()
+    assert sorted(rows) == [("f1", "ok"), ("f2", "ok"), ("f3", "quarantined")]
+
+
+def test_fresh_dataset_has_empty_views(tmp_path: Path) -> None:
+    con = connect_dataset(tmp_path)
+    assert con.execute("select count(*) from tokens where is_oov").fetchone() == (0,)
+    cols = [d[0] for d in con.execute("select * from entities").description]
+    assert "label" in cols and "token_start" in cols
+
+
+def test_missing_dataset_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        connect_dataset(tmp_path / "nowhere")
+
+
+def test_report_figures(tiny: Path) -> None:
+    r = build_report(tiny)
+    t = r.totals
+    assert (t["inputs"], t["articles"], t["tokens"], t["entities"]) == (3, 3, 15, 4)
+    # 14 Arabic tokens (one is punctuation), one of them only has the backoff analysis
+    assert t["arabic_tokens"] == 14
+    assert t["oov_rate"] == pytest.approx(1 / 14)
+    assert t["rejected_articles"] == 1
+    assert r.by_source[0][:3] == ("صوت المغرب", 2, 10)
+    assert r.by_day == [("2025-03-01", 1), ("2025-03-02", 2)]
+    assert r.top_lemmas[0][0] == "فِي" and r.top_lemmas[0][3] == 3
+    assert "زغلولة" not in [lem for lem, *_ in r.top_lemmas]  # OOV words are not lemmas
+    assert r.top_entities["LOC"][0] == ("الرباط", 2)
+    assert r.top_entities["ORG"] == [("وزارة الطاقة", 1)]
+    assert r.quarantine == [("quarantined", "not_arabic", 1)]
+    assert r.quarantined_files[0][:2] == ("in/bad.txt", "not_arabic")
+    assert sorted(r.tokens_per_article) == [4, 5, 6]
+
+
+def test_html_is_self_contained_with_rtl_arabic_and_charts(tiny: Path) -> None:
+    page = render_html(build_report(tiny, runs=[{"run_id": "r1", "status": "completed"}]))
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "external resource"
+    assert page.count("<svg") == 3  # per source, per day, tokens per article
+    # Arabic cells are marked right-to-left; chart labels stay text for the browser to shape
+    assert '<td dir="rtl" lang="ar">صوت المغرب</td>' in page
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert "صوت المغرب" in svg
+    assert "<code>not_arabic</code>" in page
+    assert "7.1%" in page  # OOV rate KPI
+
+
+def test_report_escapes_markup_from_data(tmp_path: Path) -> None:
+    out = write_tiny_dataset(tmp_path / "out")
+    r = build_report(out)
+    r.quarantined_files = [("in/<script>.txt", "not_arabic", "<b>bad</b>")]
+    page = render_html(r)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_write_report_default_path(tiny: Path) -> None:
+    path = write_report(tiny)
+    assert path == tiny / "_reports" / "report.html"
+    assert "akhbar dataset report" in path.read_text(encoding="utf-8")
+    assert not list(path.parent.glob("*.tmp"))
