@@ -37,9 +37,13 @@ def deployed_run(
 
 @pytest.fixture(scope="session")
 def sample_dataset(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``akhbar run data/samples`` output (against the session server: no second server)."""
+    """``akhbar run data/samples`` output (against the session server: no second server).
+
+    The command's stdout and stderr (not a terminal) are kept next to it as
+    ``run.stdout`` and ``run.stderr``.
+    """
     out = tmp_path_factory.mktemp("sample") / "out"
-    subprocess.run(
+    res = subprocess.run(
         [
             str(Path(sys.executable).parent / "akhbar"),
             "run",
@@ -51,8 +55,11 @@ def sample_dataset(prefect_server: PrefectServer, tmp_path_factory: pytest.TempP
         ],
         cwd=REPO,
         env=prefect_server.env,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    (out.parent / "run.stdout").write_text(res.stdout)
+    (out.parent / "run.stderr").write_text(res.stderr)
+    assert res.returncode == 0, f"akhbar run failed ({res.returncode}):\n{res.stderr[-3000:]}"
     return out

@@ -1,0 +1,91 @@
+"""``akhbar query``, ``akhbar schema``, ``akhbar report`` and ``akhbar run`` off a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from flows.cli import EXIT_OK, EXIT_USAGE, main
+from tests.dataset_factory import write_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny") / "out")
+
+
+def test_query_prints_a_table_over_the_views(tiny: Path, capsys) -> None:
+    sql = "select source_name, count(*) n from articles group by 1 order by n desc"
+    assert main(["query", str(tiny), sql]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "source_name" in out and "صوت المغرب" in out
+    assert "2 rows" in out
+
+
+def test_query_csv_and_json(tiny: Path, capsys) -> None:
+    sql = "select label, count(*) n from entities group by label order by label"
+    assert main(["query", str(tiny), sql, "--format", "csv"]) == EXIT_OK
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["label", "n"], ["LOC", "3"], ["ORG", "1"]]
+    assert main(["query", str(tiny), "select title from articles limit 1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "الرباط تطلق برنامج الماء"
+
+
+def test_query_joins_tables(tiny: Path, capsys) -> None:
+    # sentences mentioning an entity: entities join sentences on (article_id, sentence_index)
+    sql = (
+        "select s.text from entities e join sentences s using (article_id, sentence_index) "
+        "where e.text = 'وزارة الطاقة'"
+    )
+    assert main(["query", str(tiny), sql, "--format", "csv"]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1] == "وزارة الطاقة ترحب"
+
+
+def test_query_truncates_long_results(tiny: Path, capsys) -> None:
+    assert main(["query", str(tiny), "select * from tokens", "--max-rows", "2"]) == EXIT_OK
+    assert "more not shown" in capsys.readouterr().out
+
+
+def test_query_errors_exit_2_with_the_reason(tiny: Path, tmp_path: Path, capsys) -> None:
+    assert main(["query", str(tiny), "select * from nope"]) == EXIT_USAGE
+    assert "nope" in capsys.readouterr().err
+    assert main(["query", str(tmp_path / "missing"), "select 1"]) == EXIT_USAGE
+    assert "missing" in capsys.readouterr().err
+
+
+def test_schema_prints_field_descriptions(capsys) -> None:
+    assert main(["schema", "entities"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("entities (schema version")
+    assert "PER, LOC, ORG or MISC" in out
+    assert "articles (" not in out
+    assert main(["schema"]) == EXIT_OK
+    everything = capsys.readouterr().out
+    for table in ("files", "articles", "sentences", "tokens", "entities"):
+        assert f"\n{table} (schema version" in "\n" + everything
+    assert main(["schema", "nope"]) == EXIT_USAGE
+
+
+def test_report_command_writes_html(tiny: Path, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "r.html"
+    assert main(["report", str(tiny), "--html", str(target)]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == str(target)
+    assert "وزارة الطاقة" in target.read_text(encoding="utf-8")
+    assert main(["report", str(tmp_path / "missing")]) == EXIT_USAGE
+
+
+@pytest.mark.server
+def test_run_off_a_terminal_prints_plain_lines_and_summary(sample_dataset: Path) -> None:
+    stderr = (sample_dataset.parent / "run.stderr").read_text()
+    stdout = (sample_dataset.parent / "run.stdout").read_text()
+    # no progress bar escapes when not attached to a terminal, one plain line per batch
+    assert "\x1b[" not in stderr
+    assert "akhbar: batch 1/1 committed: 5 files" in stderr
+    assert "completed" in stdout.splitlines()[0]
+    assert len(stdout.splitlines()) <= 25  # one screen
+    assert pq.read_table(sample_dataset / "articles").num_rows >= 5
