@@ -112,7 +112,8 @@ def print_status(out: str) -> None:
     logs = read_run_logs(out)
     runs = Table(title=f"runs of {out}")
     for col in ("run", "status", "files", "articles", "tokens", "seconds"):
-        runs.add_column(col)
+        # Run ids are what users copy into queries: never cut them.
+        runs.add_column(col, no_wrap=col == "run", min_width=23 if col == "run" else None)
     for log in logs:
         runs.add_row(
             log.get("run_id", "?"),
@@ -125,15 +126,35 @@ def print_status(out: str) -> None:
     console.print(runs)
     done = [g for g in logs if g.get("status") == "completed"]
     console.print(f"last successful run: {done[-1]['run_id'] if done else 'none'}")
-    files = read_table(out, "files", ["run_id", "status", "reason"])
+    files = read_table(
+        out,
+        "files",
+        ["source_uri", "member", "run_id", "batch_id", "status", "reason", "processed_at"],
+    )
     if files.num_rows:
-        counts = Table(title="files rows by status and reason (all runs)")
-        for col in ("status", "reason", "count"):
-            counts.add_column(col)
-        grouped = files.group_by(["status", "reason"]).aggregate([("run_id", "count")])
-        for row in sorted(grouped.to_pylist(), key=lambda r: -r["run_id_count"]):
-            counts.add_row(row["status"], row["reason"] or "", str(row["run_id_count"]))
-        console.print(counts)
+        rows = files.to_pylist()
+        last = max(rows, key=lambda r: (r["processed_at"] is not None, r["processed_at"]))
+        console.print(
+            f"last commit: batch {last['batch_id']} of run {last['run_id']} at "
+            f"{last['processed_at']}"
+        )
+        latest: dict[tuple, dict] = {}
+        for r in sorted(rows, key=lambda r: (r["processed_at"] is not None, r["processed_at"])):
+            key = (r["source_uri"], r["member"])
+            # An unchanged input keeps the outcome of the run that processed it.
+            if r["status"] != "skipped_unchanged" or key not in latest:
+                latest[key] = r
+        for title, group in (
+            (f"inputs by latest outcome and reason ({len(latest)} inputs)", latest.values()),
+            ("files rows by status and reason (all runs)", rows),
+        ):
+            counts = Table(title=title)
+            for col in ("status", "reason", "count"):
+                counts.add_column(col)
+            tally = Counter((r["status"], r["reason"] or "") for r in group)
+            for (status, reason), n in tally.most_common():
+                counts.add_row(status, reason, str(n))
+            console.print(counts)
     for name in ("articles", "sentences", "tokens", "entities"):
         table = read_table(out, name, ["article_id"])
         n_art = len(pc.unique(table.column("article_id"))) if table.num_rows else 0
