@@ -423,7 +423,9 @@ def news_pipeline(params: PipelineParams) -> dict:
     out = str(write.check_output_dir(params.out))
     sources = fetch.discover_sources(params.inputs, params.fetch)
     summary = artifacts.RunSummary(run_id=run_id, out=out, inputs=params.inputs)
-    with write.acquire_lock(out, run_id):
+    with write.acquire_lock(out, run_id) as lock:
+        if lock.replaced:
+            logger.warning("replaced the stale lock of a dead run: %s", lock.replaced)
         recovered = write.recover(out)
         if any(recovered.values()):
             logger.info("recovered staging of an earlier run: %s", recovered)
