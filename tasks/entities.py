@@ -482,9 +482,11 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         # Verb of saying + proper noun or given name: وقال فيرغسون إن ...
         if i + 1 < n and any(f in s.g.speech for f, _ in _forms(s.toks[i])):
             j = i + 1
-            if not s.stop(j) and s.phrase(j) is None and s.title(j) is None and \
-                    s.head(j) is None and (s.proper(j) or s.first_name(j)) and \
-                    not s.determined(j):
+            ph = s.phrase(j)
+            # a known family name counts even when it is also a word (وقال المالكي)
+            if not s.stop(j) and (ph is None or ph[1] == "PER") and s.title(j) is None and \
+                    s.head(j) is None and (s.proper(j) or s.first_name(j) or ph is not None) and \
+                    (not s.determined(j) or ph is not None):
                 end = _extend_person(s, j)
                 emit(j, end, "PER", "speech")
                 i = end
@@ -708,7 +710,7 @@ def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[Entit
         if sp.label == "PER":
             last = v.norm(sp.token_end - 1)
             multi = sp.token_end - sp.token_start > 1
-            if v.proper(sp.token_end - 1) and (multi or sp.score == _SCORE["title"]) and \
+            if (multi or sp.score == _SCORE["title"]) and \
                     last not in v.g.first_names and last not in _ORDINALS and len(last) > 2 \
                     and not v.stop(sp.token_end - 1) and not (multi and last.startswith("ال")):
                 memory.setdefault(last, ("PER", sp.sentence))
