@@ -43,6 +43,7 @@ class RunSummary:
     morph_source: str | None = None
     ner_method: str | None = None
     dialect_method: str | None = None
+    stories: dict = field(default_factory=dict)
     duration_s: float = 0.0
     outcome: str = "running"
 
@@ -115,6 +116,7 @@ class RunSummary:
             "entity_labels": dict(self.entity_labels),
             "exact_duplicates": self.exact_duplicates,
             "near_duplicates": self.near_duplicates,
+            "stories": self.stories,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "duration_s": round(self.duration_s, 3),
             "morph_source": self.morph_source,
@@ -171,8 +173,19 @@ def render_markdown(summary: RunSummary) -> str:
     lines += [
         "## Duplicates",
         "",
-        f"exact duplicates: {summary.exact_duplicates}, near duplicates: {summary.near_duplicates}",
+        f"This run: {summary.exact_duplicates} exact duplicates, "
+        f"{summary.near_duplicates} near duplicates. Dataset: "
+        f"{summary.stories.get('n_stories', 0)} stories of 2+ articles "
+        f"({summary.stories.get('n_in_stories', 0)} articles).",
         "",
+    ]
+    if summary.stories.get("largest"):
+        lines += ["| story | title | size | sources |", "|---|---|---:|---|"]
+        for c in summary.stories["largest"]:
+            sources = ", ".join(f"{s} ({n})" for s, n in c["sources"].items())
+            lines.append(f"| `{c['story_id'][:12]}` | {c['title']} | {c['size']} | {sources} |")
+        lines.append("")
+    lines += [
         "## Time per stage (summed over batches)",
         "",
         "| stage | seconds |",

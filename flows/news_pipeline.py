@@ -472,6 +472,8 @@ def news_pipeline(params: PipelineParams) -> dict:
                 artifacts.update_progress(progress, done, len(batches))
                 _on_batch(stats, done, len(batches))
         write.remove_run_staging(out, run_id)
+        if params.dedup.enabled:
+            summary.stories = _story_clusters(out, params)
         summary.finish(time.perf_counter() - started)
         write.write_run_log(out, run_id, summary.log_record(summary.outcome, params))
     artifacts.publish_run_artifacts(summary)
@@ -479,6 +481,19 @@ def news_pipeline(params: PipelineParams) -> dict:
     if summary.outcome == "failed":
         raise RuntimeError(f"run {run_id}: no input could be processed ({summary.one_line()})")
     return summary.as_dict()
+
+
+def _story_clusters(out: str, params: PipelineParams) -> dict:
+    """Largest near-duplicate story clusters of the whole dataset, for the run summary."""
+    cols = ["article_id", "duplicate_of", "near_duplicate_of", "story_id", "title", "source_name"]
+    found = dedup.summarize_duplicates(
+        write.read_table(out, "articles", cols), dedup.DedupIndex.load(out, params.dedup)
+    )
+    return {
+        "n_stories": found.n_stories,
+        "n_in_stories": found.n_in_stories,
+        "largest": found.largest,
+    }
 
 
 def _known_for(spec: BatchSpec, known: dict) -> dict[str, str]:
