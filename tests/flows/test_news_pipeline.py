@@ -1,0 +1,267 @@
+"""End-to-end: ``akhbar run data/samples`` into a temp dir, then the published dataset.
+
+One Prefect test server (``prefect_test_harness``) serves the whole module: the CLI
+runs reach it through ``PREFECT_API_URL`` and the in-process flow run happens inside
+it, so its start-up (a fresh SQLite database, ~15-25 s) is paid once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.schemas import SCHEMA_VERSION, TABLES
+from tasks.segment import segment_batch
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+AKHBAR = Path(sys.executable).parent / "akhbar"
+
+# Related articles after the إقرأ أيضاً marker, per .txt sample (read off the files).
+TXT_PARTS = {
+    "001_rabat_water.txt": 3,
+    "002_tunis_culture.txt": 1,
+    "003_amman_weather.txt": 2,
+    "004_riyadh_tech.txt": 1,
+}
+KEYS = {
+    "articles": ["article_id"],
+    "sentences": ["article_id", "sentence_index"],
+    "tokens": ["article_id", "sentence_index", "token_index"],
+    "entities": ["article_id", "sentence_index", "token_start", "token_end", "label"],
+}
+CONTENT = ("articles", "sentences", "tokens", "entities")
+
+
+def _expected_articles() -> dict[str, int]:
+    """Articles per sample file: the parts above for .txt, one per line for .jsonl."""
+    expected = {}
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix == ".jsonl":
+            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            assert all(json.loads(ln).get("content") for ln in lines)
+            expected[path.name] = len(lines)
+        else:
+            expected[path.name] = TXT_PARTS[path.name]  # KeyError: a new sample needs a count
+    return expected
+
+
+def _read(out: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(out / name) for name in TABLES}
+
+
+def _akhbar(out: Path, api_url: str, *extra: str) -> dict:
+    env = dict(os.environ, PREFECT_API_URL=api_url)
+    proc = subprocess.run(
+        [str(AKHBAR), "run", str(SAMPLES), "--out", str(out), "--workers", "1", "--json", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=out.parent,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"akhbar exited {proc.returncode}\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> str:
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="module")
+def runs(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Three runs into one dataset: ``akhbar run``, the same again, then a full refresh.
+
+    The full refresh calls the flow in-process (as a deployment would), which also
+    gives the artifact test a flow run that processed every file; the CLI's
+    ``--full-refresh`` flag is checked separately to reach the same parameter.
+    """
+    from flows.news_pipeline import news_pipeline
+    from tasks.config import PipelineParams
+
+    if not AKHBAR.exists():
+        pytest.fail(f"console script {AKHBAR} is missing: pip install -e . first")
+    out = tmp_path_factory.mktemp("e2e") / "out"
+    result: dict = {"out": out}
+    result["first"] = _akhbar(out, prefect_server)
+    result["first_tables"] = _read(out)
+    result["second"] = _akhbar(out, prefect_server)
+    result["second_tables"] = _read(out)
+    params = PipelineParams(inputs=[str(SAMPLES)], out=str(out), workers=1, full_refresh=True)
+    result["refresh_state"] = news_pipeline(params, return_state=True)
+    assert result["refresh_state"].is_completed(), result["refresh_state"]
+    result["refresh"] = result["refresh_state"].result()
+    result["refresh_tables"] = _read(out)
+    return result
+
+
+def test_first_run_row_counts(runs) -> None:
+    expected = _expected_articles()
+    t = runs["first_tables"]
+    files = t["files"]
+    assert len(files) == len(expected) == 5
+    assert (files["status"] == "ok").all() and files["reason"].isna().all()
+    assert dict(
+        zip(files["source_uri"].map(lambda u: Path(u).name), files["n_articles"], strict=True)
+    ) == {name: n for name, n in expected.items()}
+    assert len(t["articles"]) == sum(expected.values()) == 10
+    summary = runs["first"]
+    assert summary["outcome"] == "completed" and summary["files"] == {"ok": 5}
+    for name in ("articles", "sentences", "tokens", "entities"):
+        assert summary[name] == len(t[name]), name
+    assert len(t["entities"]) > 0
+
+
+def test_related_articles_point_to_their_main_article(runs) -> None:
+    arts = runs["first_tables"]["articles"]
+    names = (
+        runs["first_tables"]["files"].set_index("file_id")["source_uri"].map(lambda u: Path(u).name)
+    )
+    for file_id, group in arts.groupby("file_id"):
+        if not names[file_id].endswith(".txt"):
+            assert (group["part"] == 1).all() and group["parent_article_id"].isna().all()
+            continue
+        assert sorted(group["part"]) == list(range(1, TXT_PARTS[names[file_id]] + 1))
+        main = group.loc[group["part"] == 1, "article_id"].item()
+        assert (group.loc[group["part"] > 1, "parent_article_id"] == main).all()
+
+
+def test_sentence_and_token_counts_match_the_article_text(runs) -> None:
+    t = runs["first_tables"]
+    arts = t["articles"]
+    # The published tables hold exactly what segmenting articles.text gives.
+    import pyarrow as pa
+
+    seg = segment_batch(pa.Table.from_pandas(arts[["article_id", "text"]], preserve_index=False))
+    assert len(t["sentences"]) == seg.sentences.num_rows
+    assert len(t["tokens"]) == seg.tokens.num_rows
+    n_tokens = dict(zip(arts["article_id"], arts["n_tokens"], strict=True))
+    assert n_tokens == t["tokens"].groupby("article_id").size().to_dict()
+    n_sentences = dict(zip(arts["article_id"], arts["n_sentences"], strict=True))
+    assert n_sentences == t["sentences"].groupby("article_id").size().to_dict()
+
+
+def test_schemas_match_the_contract(runs) -> None:
+    out = runs["out"]
+    for name, schema in TABLES.items():
+        parts = sorted((out / name).glob("**/*.parquet"))
+        assert parts, f"no parquet files for {name}"
+        for part in parts:
+            got = pq.read_schema(part)
+            assert got.equals(schema, check_metadata=True), f"{part}: {got} != {schema}"
+            assert got.metadata[b"akhbar.schema_version"].decode() == SCHEMA_VERSION
+            assert got.metadata[b"akhbar.table"].decode() == name
+
+
+def test_offsets_index_articles_text(runs) -> None:
+    t = runs["first_tables"]
+    texts = dict(zip(t["articles"]["article_id"], t["articles"]["text"], strict=True))
+    for name in ("sentences", "tokens", "entities"):
+        df = t[name]
+        assert len(df), name
+        bad = [
+            (a, s, e, x)
+            for a, s, e, x in zip(
+                df["article_id"], df["char_start"], df["char_end"], df["text"], strict=True
+            )
+            if texts[a][s:e] != x
+        ]
+        assert not bad, f"{name}: {len(bad)} rows whose text is not articles.text[start:end]"
+
+
+def test_readable_with_pandas_pyarrow_and_duckdb(runs) -> None:
+    import duckdb
+
+    out = runs["out"]
+    n = len(pd.read_parquet(out / "tokens"))
+    assert n == len(runs["refresh_tables"]["tokens"]) > 0
+    dataset = ds.dataset(out / "tokens", format="parquet")
+    assert dataset.count_rows() == n
+    assert dataset.schema.equals(TABLES["tokens"])
+    con = duckdb.connect()
+    glob = (out / "tokens").as_posix() + "/**/*.parquet"
+    assert con.execute(f"select count(*) from read_parquet('{glob}')").fetchone()[0] == n
+    arabic = con.execute(
+        f"select count(*) from read_parquet('{glob}') where is_arabic and lemma is not null"
+    ).fetchone()[0]
+    assert arabic > n / 2
+
+
+def test_second_run_adds_no_content_rows(runs) -> None:
+    first, second = runs["first_tables"], runs["second_tables"]
+    for name in CONTENT:
+        a = first[name].sort_values(KEYS[name]).reset_index(drop=True)
+        b = second[name].sort_values(KEYS[name]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=True, obj=name)
+    summary = runs["second"]
+    assert summary["files"] == {"skipped_unchanged": 5} and summary["articles"] == 0
+    files = second["files"]
+    later = files[files["run_id"] == summary["run_id"]]
+    assert len(files) == 10 and len(later) == 5
+    assert set(later["status"]) == {"skipped_unchanged"}
+    assert set(later["file_id"]) == set(first["files"]["file_id"])
+
+
+def test_full_refresh_keeps_ids_without_duplicates(runs) -> None:
+    first, refresh = runs["first_tables"], runs["refresh_tables"]
+    assert set(refresh["articles"]["article_id"]) == set(first["articles"]["article_id"])
+    for name in CONTENT:
+        df = refresh[name]
+        assert not df.duplicated(KEYS[name]).any(), f"duplicate {name} rows"
+        assert len(df) == len(first[name]), name
+    summary = runs["refresh"]
+    assert summary["files"] == {"ok": 5} and summary["articles"] == 10
+    # the re-processed articles are now credited to the refresh run
+    assert set(refresh["articles"]["run_id"]) == {summary["run_id"]}
+    runs_per_status = Counter(
+        zip(refresh["files"]["run_id"], refresh["files"]["status"], strict=True)
+    )
+    assert runs_per_status[(summary["run_id"], "ok")] == 5
+
+
+def test_cli_full_refresh_flag_reaches_the_flow_parameters() -> None:
+    from flows.cli import _params_from_args, _parser
+
+    args = _parser().parse_args(["run", str(SAMPLES), "--out", "x", "--full-refresh"])
+    assert _params_from_args(args).full_refresh is True
+    args = _parser().parse_args(["run", str(SAMPLES), "--out", "x"])
+    assert _params_from_args(args).full_refresh is False
+
+
+def test_flow_run_publishes_artifacts(runs) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    state, result = runs["refresh_state"], runs["refresh"]
+    assert result["articles"] == sum(_expected_articles().values())
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    assert flow_run.state.is_completed()
+    assert flow_run.parameters["params"]["full_refresh"] is True
+    by_key = {a.key: a for a in arts if a.key}
+    assert {"akhbar-run-summary", "akhbar-files"} <= set(by_key)
+    summary = by_key["akhbar-run-summary"]
+    assert summary.type == "markdown" and result["run_id"] in summary.data
+    files = by_key["akhbar-files"]
+    assert files.type == "table"
+    rows = json.loads(files.data) if isinstance(files.data, str) else files.data
+    assert len(rows) == 5
+    progress = [a for a in arts if a.type == "progress"]
+    assert progress and float(progress[0].data) == pytest.approx(100.0)
