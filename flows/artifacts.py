@@ -2,7 +2,9 @@
 
 Artifact keys (lowercase and dashes, as Prefect requires):
 ``akhbar-run-summary`` (markdown), ``akhbar-files`` (table, one row per input),
-and a progress artifact updated after every committed batch.
+``akhbar-report`` (link to the dataset's HTML report written to
+``OUT/_reports/<run_id>.html``), and a progress artifact updated after every
+committed batch.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 SUMMARY_KEY = "akhbar-run-summary"
 FILES_KEY = "akhbar-files"
+REPORT_KEY = "akhbar-report"
 MAX_TABLE_ROWS = 500
 
 
@@ -46,6 +49,7 @@ class RunSummary:
     stories: dict = field(default_factory=dict)
     duration_s: float = 0.0
     outcome: str = "running"
+    report_path: str | None = None
 
     def add_batch(self, stats: dict[str, Any]) -> None:
         """Fold one committed batch's stats in."""
@@ -137,17 +141,32 @@ class RunSummary:
 def render_markdown(summary: RunSummary) -> str:
     """The run summary: outcome first, then details."""
     s = summary.status
+    labels = ", ".join(f"{lab} {n}" for lab, n in sorted(summary.entity_labels.items()))
     lines = [
         f"# akhbar run `{summary.run_id}`: {summary.outcome}",
         "",
-        "| files ok | skipped (unchanged) | quarantined | failed | articles | sentences "
+        f"**{s.get('ok', 0)} files ok, {s.get('quarantined', 0)} quarantined, "
+        f"{s.get('failed', 0)} failed** "
+        f"({s.get('skipped_unchanged', 0)} unchanged inputs skipped): "
+        f"{summary.articles} articles, {summary.tokens} tokens, OOV rate "
+        f"{summary.oov_rate:.1%}, {summary.entities} entities"
+        + (f" ({labels})" if labels else "")
+        + f", in {summary.duration_s:.1f} s.",
+        "",
+        "| files ok | unchanged | quarantined | failed | articles | sentences "
         "| tokens | OOV rate | entities | duration |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {s.get('ok', 0)} | {s.get('skipped_unchanged', 0)} | {s.get('quarantined', 0)} | "
         f"{s.get('failed', 0)} | {summary.articles} | {summary.sentences} | {summary.tokens} | "
         f"{summary.oov_rate:.1%} | {summary.entities} | {summary.duration_s:.1f} s |",
         "",
-        f"Output: [`{summary.out}`]({Path(summary.out).resolve().as_uri()})",
+        f"Output: [{summary.out}]({Path(summary.out).resolve().as_uri()})"
+        + (
+            f" · report: [{Path(summary.report_path).name}]"
+            f"({Path(summary.report_path).resolve().as_uri()})"
+            if summary.report_path
+            else ""
+        ),
         "",
     ]
     if summary.entity_labels:
@@ -239,8 +258,20 @@ def update_progress(artifact_id: Any, done: int, total: int) -> None:
 
 def publish_run_artifacts(summary: RunSummary) -> None:
     """The markdown summary and the per-file table."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+    from prefect.artifacts import (
+        create_link_artifact,
+        create_markdown_artifact,
+        create_table_artifact,
+    )
 
+    summary.report_path = write_run_report(summary)
+    if summary.report_path:
+        create_link_artifact(
+            link=Path(summary.report_path).resolve().as_uri(),
+            link_text=f"HTML report of {summary.out} after run {summary.run_id}",
+            key=REPORT_KEY,
+            description="Dataset report: sources, days, tokens, OOV, lemmas, entities, quarantine",
+        )
     create_markdown_artifact(
         markdown=render_markdown(summary),
         key=SUMMARY_KEY,
@@ -251,3 +282,33 @@ def publish_run_artifacts(summary: RunSummary) -> None:
         key=FILES_KEY,
         description="One row per input file or archive member",
     )
+
+
+def write_run_report(summary: RunSummary) -> str | None:
+    """Write the dataset's HTML report to ``OUT/_reports/<run_id>.html``; None if it cannot.
+
+    A report is a convenience: failing to draw it must not fail a run whose data
+    is already committed, so any error is logged and swallowed.
+    """
+    try:
+        from tasks.report import write_report
+        from tasks.write import read_run_logs
+
+        out = Path(summary.out)
+        path = out / "_reports" / f"{summary.run_id}.html"
+        return str(write_report(out, path, runs=read_run_logs(out), run_id=summary.run_id))
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        _warn(f"no HTML report for run {summary.run_id}: {exc!r}")
+        return None
+
+
+def _warn(message: str) -> None:
+    """Warn in the flow run's log (visible in the UI), or the plain log outside a run."""
+    try:
+        from prefect import get_run_logger
+
+        get_run_logger().warning(message)
+    except Exception:  # noqa: BLE001 - MissingContextError outside a flow run
+        import logging
+
+        logging.getLogger("akhbar").warning(message)
