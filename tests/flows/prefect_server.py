@@ -65,14 +65,16 @@ class PrefectServer:
         env.pop("PREFECT_PROFILE", None)
         return env
 
-    def spawn(self, args: list[str], name: str, cwd: Path = REPO) -> subprocess.Popen:
+    def spawn(
+        self, args: list[str], name: str, cwd: Path = REPO, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """Start a background process in its own group, output to ``logs/<name>.log``."""
         assert self.logs is not None
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
             args,
             cwd=cwd,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -128,16 +130,14 @@ class PrefectServer:
     def stop(self) -> None:
         """Kill every process group this server object started, newest first."""
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=5)
-                except ProcessLookupError:
-                    pass
+            _kill_group(proc)
         self.procs.clear()
+
+    def stop_one(self, proc: subprocess.Popen) -> None:
+        """Kill one process group started by ``spawn``."""
+        _kill_group(proc)
+        if proc in self.procs:
+            self.procs.remove(proc)
 
     def get(self, path: str) -> dict | list:
         r = httpx.get(f"{self.api}{path}", timeout=10)
@@ -150,6 +150,23 @@ class PrefectServer:
         return r.json()
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after 5 s.
+
+    The group, not just the leader: the leader may have exited and left children
+    (uvicorn, flow-run subprocesses); a worker ignores its first SIGTERM for seconds.
+    """
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 @dataclass
 class DeployedRun:
     """What the deployment fixture produced: server, deploy output, the finished run."""
@@ -159,6 +176,7 @@ class DeployedRun:
     flow_run_id: str
     deploy_output: str
     worker_seconds: float
+    progress_seen: list[float] = field(default_factory=list)
 
 
 def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> DeployedRun:
@@ -166,7 +184,13 @@ def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> De
     prefect = [sys.executable, "-m", "prefect"]
     server.run([*prefect, "work-pool", "create", POOL, "--type", "process"])
     deployed = server.run([*prefect, "--no-prompt", "deploy", "--all"], timeout=180)
-    params = {"inputs": [str(REPO / "data" / "samples")], "out": str(out), "workers": 1}
+    # one input per batch: the progress artifact then moves in five steps
+    params = {
+        "inputs": [str(REPO / "data" / "samples")],
+        "out": str(out),
+        "workers": 1,
+        "batch_size": 1,
+    }
     triggered = server.run(
         [
             *prefect,
@@ -184,15 +208,22 @@ def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> De
     worker = server.spawn([*prefect, "worker", "start", "--pool", POOL, "--run-once"], "worker")
     deadline = t0 + timeout
     state = None
+    seen: list[float] = []
+    progress_filter = {
+        "artifacts": {"flow_run_id": {"any_": [flow_run_id]}, "type": {"any_": ["progress"]}}
+    }
     while time.monotonic() < deadline:
         state = server.get(f"/flow_runs/{flow_run_id}")["state"]["type"]
+        for art in server.post("/artifacts/filter", progress_filter):
+            if not seen or seen[-1] != float(art["data"]):
+                seen.append(float(art["data"]))
         if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             break
-        time.sleep(1)
+        time.sleep(0.2)
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         pass  # stop() kills its group
     if state != "COMPLETED":
         raise AssertionError(f"flow run {flow_run_id} ended {state}:\n{server.log('worker')}")
-    return DeployedRun(server, out, flow_run_id, deployed, time.monotonic() - t0)
+    return DeployedRun(server, out, flow_run_id, deployed, time.monotonic() - t0, seen)

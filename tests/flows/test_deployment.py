@@ -8,13 +8,16 @@ user to do: ``prefect server start``, ``prefect work-pool create --type process`
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from flows.artifacts import FILES_KEY, SUMMARY_KEY
+from flows.artifacts import FILES_KEY, REPORT_KEY, SUMMARY_KEY
 from tests.flows.prefect_server import FLOW, POOL, REPO, DeployedRun
 
 pytestmark = pytest.mark.server
@@ -105,3 +108,82 @@ def test_run_published_summary_files_table_and_progress(deployed_run: DeployedRu
     assert sum(r["n_articles"] for r in rows) >= 5
     (progress,) = by_type["progress"]
     assert float(progress["data"]) == pytest.approx(100.0)
+    # updated after each committed batch (one input per batch in this run), not just at the end
+    assert "5/5 batches committed" in progress["description"]
+    assert deployed_run.progress_seen and deployed_run.progress_seen[-1] == pytest.approx(100.0)
+    assert deployed_run.progress_seen == sorted(deployed_run.progress_seen)
+
+
+def test_run_links_its_html_report(deployed_run: DeployedRun) -> None:
+    arts = deployed_run.server.post(
+        "/artifacts/filter",
+        {
+            "artifacts": {
+                "flow_run_id": {"any_": [deployed_run.flow_run_id]},
+                "key": {"any_": [REPORT_KEY]},
+            }
+        },
+    )
+    (link,) = arts
+    reports = list((deployed_run.out / "_reports").glob("*.html"))
+    assert len(reports) == 1 and reports[0].as_uri() in link["data"]
+    page = reports[0].read_text(encoding="utf-8")
+    assert "<svg" in page and 'dir="rtl"' in page and "الخليج اليوم" in page
+
+
+def test_akhbar_serve_registers_and_runs_a_deployment(
+    deployed_run: DeployedRun, tmp_path: Path
+) -> None:
+    """``akhbar serve``: one process that registers a cron deployment and runs its flow runs."""
+    server = deployed_run.server
+    out = tmp_path / "served"
+    proc = server.spawn(
+        [
+            str(Path(sys.executable).parent / "akhbar"),
+            "serve",
+            str(REPO / "data" / "samples"),
+            "--out",
+            str(out),
+            "--name",
+            "serve-test",
+            "--cron",
+            "30 5 * * *",
+            "--timezone",
+            "Asia/Riyadh",
+        ],
+        "serve",
+        env={"PREFECT_RUNNER_POLL_FREQUENCY": "2"},
+    )
+    try:
+        deployment = _wait_for(lambda: _deployment(server, "serve-test"), 90, server, "serve")
+        (schedule,) = deployment["schedules"]
+        assert schedule["schedule"]["cron"] == "30 5 * * *"
+        assert schedule["schedule"]["timezone"] == "Asia/Riyadh"
+        assert deployment["parameters"]["params"]["out"] == str(out)
+        run = server.post(f"/deployments/{deployment['id']}/create_flow_run", {})
+        final = _wait_for(lambda: _final_state(server, run["id"]), 150, server, "serve")
+        assert final == "COMPLETED", server.log("serve")
+        assert list((out / "articles").glob("part-*.parquet"))
+    finally:
+        server.stop_one(proc)
+
+
+def _deployment(server, name: str) -> dict | None:
+    try:
+        return server.get(f"/deployments/name/{FLOW}/{name}")
+    except httpx.HTTPStatusError:
+        return None
+
+
+def _final_state(server, flow_run_id: str) -> str | None:
+    state = server.get(f"/flow_runs/{flow_run_id}")["state"]["type"]
+    return state if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+
+def _wait_for(probe, timeout: float, server, log: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := probe()) is not None:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout} s:\n{server.log(log)}")
