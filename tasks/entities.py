@@ -364,7 +364,7 @@ def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
     """
     k = j + 1
     free = free_steps
-    after_given = s.norm(j) in s.g.first_names
+    after_given = s.first_name(j) is not None
     while k < s.n and k - j < _MAX_PERSON:
         n = s.norm(k)
         if s.stop(k) or s.conj(k):
