@@ -613,7 +613,9 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             i = end
             continue
         # أبو مازن, عبد الرحمن: a name link followed by a name-like word.
-        if s.norm(i) in ("ابو", "عبد") and i + 1 < n and s.namelike(i + 1, after_name=True):
+        # عبد + any word is a name (عبد الله يوسف); أبو needs a name-like word (أبو مازن).
+        if i + 1 < n and (s.norm(i) == "عبد" and _is_word(s.toks[i + 1]) or (
+                s.norm(i) == "ابو" and s.namelike(i + 1, after_name=True))):
             end = _extend_person(s, i + 1)
             emit(i, end, "PER", "name")
             i = end
