@@ -564,6 +564,10 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
                 continue
             if kind == "firm":
                 j = i + 1
+                if nxt is not None and nxt[1] == "LOC" and not nxt[2] and nxt[3] == 0:
+                    emit(j, nxt[0], "ORG", "head")  # نادي برشلونة, فريق خريبكة: the club
+                    i = nxt[0]
+                    continue
                 k = j
                 while k < n and k - j < 3 and s.proper(k) and not s.stop(k):
                     k += 1
