@@ -26,6 +26,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ def commit_batch(
     journal = {"batch_id": batch_id, "moves": moves, "written_at": time.time()}
     tmp = stage / (JOURNAL + ".tmp")
     tmp.write_text(json.dumps(journal))
+    _fault_point("before_journal")
     os.replace(tmp, stage / JOURNAL)
     _apply_journal(stage)
     return CommitResult(batch_id, len(moves), rewritten)
@@ -206,7 +208,27 @@ def _apply_journal(stage: Path) -> None:
         if os.path.exists(src):
             Path(dst).parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
+            _fault_point("mid_commit")
     shutil.rmtree(stage, ignore_errors=True)
+
+
+_FAULT_HITS: Counter[str] = Counter()
+
+
+def _fault_point(name: str) -> None:
+    """Crash here when ``AKHBAR_FAULT=<name>:<n>`` and this is the n-th hit (bench/chaos.py).
+
+    SIGKILLs the whole process group, as a power cut or the OOM killer would, at the
+    commit moments random kill times rarely hit. Does nothing when the variable is unset.
+    """
+    want = os.environ.get("AKHBAR_FAULT")
+    if not want or not want.startswith(name + ":"):
+        return
+    _FAULT_HITS[name] += 1
+    if _FAULT_HITS[name] == int(want.split(":", 1)[1]):
+        import signal
+
+        os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 def recover(out: str | Path, run_id: str | None = None) -> dict[str, int]:
