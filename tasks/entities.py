@@ -376,6 +376,9 @@ def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
             k += 1
             after_given = True
             continue
+        hit = s.g.phrases.get((n,))
+        if hit is not None and hit[0] != "PER" and not hit[1]:
+            break  # علي لبنان (على misspelt): a known place or body ends the name
         if n in s.g.first_names:
             k += 1
             after_given = True
@@ -610,7 +613,8 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
                 i = end
                 continue
         # Nationality adjective + proper noun: الأرجنتيني ليونيل ميسي.
-        if s.demonym(i) and i + 1 < n and s.proper(i + 1) and not s.stop(i + 1) \
+        if s.demonym(i) and i + 1 < n and (s.proper(i + 1) or s.first_name(i + 1)) \
+                and not s.stop(i + 1) \
                 and s.phrase(i + 1) is None and s.head(i + 1) is None:
             end = _extend_person(s, i + 1)
             emit(i + 1, end, "PER", "title")
@@ -628,16 +632,13 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         # BAMA's proper nouns with the article are peoples (اليهود 'the+Jews'), not persons.
         if s.proper(i) and not s.stop(i) and not s.determined(i) and not s.cue(i) and (
                 s.known_proper(i) or (i + 1 < n and s.proper(i + 1) and not s.stop(i + 1))):
-            label = _guess_label(s, i)
-            if label == "PER":
+            # A place would be in the gazetteer or after a cue; a lone one is most often a
+            # person, and when it looks like a place (ـستان, ـيا) it is left out.
+            if _guess_label(s, i) == "PER":
                 end = _extend_person(s, i, free_steps=0)
-            else:
-                end = i + 1
-                while end < n and end - i < 3 and s.proper(end) and not s.stop(end):
-                    end += 1
-            emit(i, end, label, "morph")
-            i = end
-            continue
+                emit(i, end, "PER", "morph")
+                i = end
+                continue
         i += 1
     return spans
 
