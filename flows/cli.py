@@ -349,10 +349,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "to watch them in the UI.",
             file=sys.stderr,
         )
+    import typing
+
     from prefect.schedules import Cron
 
     from flows.news_pipeline import news_pipeline
 
+    # serve() runs each flow run in a spawned process with the flow cloudpickled by
+    # value; string annotations (``from __future__ import annotations``) would then
+    # not resolve there, so hand it the real classes.
+    news_pipeline.fn.__annotations__ = typing.get_type_hints(news_pipeline.fn)
     news_pipeline.serve(
         name=args.name,
         schedule=Cron(args.cron, timezone=args.timezone) if args.cron else None,

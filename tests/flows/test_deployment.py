@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from flows.artifacts import FILES_KEY, REPORT_KEY, SUMMARY_KEY
-from tests.flows.prefect_server import FLOW, POOL, REPO, DeployedRun
+from tests.flows.prefect_server import FLOW, POOL, REPO, DeployedRun, PrefectServer
 
 pytestmark = pytest.mark.server
 
@@ -132,10 +132,10 @@ def test_run_links_its_html_report(deployed_run: DeployedRun) -> None:
 
 
 def test_akhbar_serve_registers_and_runs_a_deployment(
-    deployed_run: DeployedRun, tmp_path: Path
+    prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
     """``akhbar serve``: one process that registers a cron deployment and runs its flow runs."""
-    server = deployed_run.server
+    server = prefect_server
     out = tmp_path / "served"
     proc = server.spawn(
         [

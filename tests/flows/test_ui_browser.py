@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.artifacts import FILES_KEY, SUMMARY_KEY
+from flows.artifacts import FILES_KEY, REPORT_KEY, SUMMARY_KEY
 from tests.flows.prefect_server import REPO, DeployedRun
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -120,10 +120,10 @@ def test_files_table_artifact_page_lists_inputs(deployed_run: DeployedRun, tmp_p
     assert "n_articles" in text and " ok " in f" {text} "
 
 
-def test_flow_run_artifacts_tab_lists_all_three(deployed_run: DeployedRun, tmp_path: Path) -> None:
-    url = f"{deployed_run.server.url}/runs/flow-run/{deployed_run.flow_run_id}?tab=Artifacts"
-    text = _render(url, "ui-run-artifacts", tmp_path, wait_for=FILES_KEY)
-    assert SUMMARY_KEY in text and FILES_KEY in text
+def test_artifacts_page_lists_the_run_artifacts(deployed_run: DeployedRun, tmp_path: Path) -> None:
+    url = f"{deployed_run.server.url}/artifacts"
+    text = _render(url, "ui-artifacts", tmp_path, wait_for=FILES_KEY)
+    assert SUMMARY_KEY in text and FILES_KEY in text and REPORT_KEY in text
 
 
 def test_html_report_renders_arabic(deployed_run: DeployedRun, tmp_path: Path) -> None:
