@@ -180,6 +180,31 @@ def _forms(token: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=200_000)
+def _flags(token: str) -> int:
+    """Bit set of what the token is, cached per surface form (the rules ask many times)."""
+    g = load_gazetteers()
+    forms = _forms(token)
+    f = 0
+    if not _is_word(token) or token.translate(_LIGHT_TABLE) in g.stop:
+        f |= _STOP
+    if any(x in g.speech for x, _ in forms):
+        f |= _SPEECH
+    if any(x in g.misc_cues for x, _ in forms):
+        f |= _MISC_CUE
+    if any(x in g.loc_cues for x, _ in forms):
+        f |= _LOC_CUE
+    if f & (_SPEECH | _MISC_CUE | _LOC_CUE) or any(
+            x in g.longest or x in g.title_longest or x in g.org_heads or x in g.first_names
+            or x in ("عبد", "ابو") for x, _ in forms):
+        f |= _TRIGGER
+    return f
+
+
+# _TRIGGER: some rule may start at this token whatever the morphology says
+_STOP, _SPEECH, _MISC_CUE, _LOC_CUE, _TRIGGER = 1, 2, 4, 8, 16
+
+
 def _light(token: str) -> str:
     return token.translate(_LIGHT_TABLE)
 
@@ -207,7 +232,7 @@ def _is_word(token: str) -> bool:
 class _Sentence:
     """Per-sentence view with the lookups the rules need, computed lazily per token."""
 
-    __slots__ = ("toks", "g", "pos", "oov", "gloss", "bw", "n", "_stop", "_sports")
+    __slots__ = ("toks", "g", "pos", "oov", "gloss", "bw", "n", "_sports")
 
     def __init__(self, toks: list[str], g: _Gazetteers, pos: list | None, oov: list | None,
                  gloss: list | None, bw: list | None) -> None:
@@ -218,7 +243,6 @@ class _Sentence:
         self.gloss = gloss
         self.bw = bw
         self.n = len(toks)
-        self._stop = [None] * len(toks)
         self._sports: bool | None = None
 
     def sports(self) -> bool:
@@ -229,12 +253,7 @@ class _Sentence:
         return self._sports
 
     def stop(self, i: int) -> bool:
-        v = self._stop[i]
-        if v is None:
-            t = self.toks[i]
-            v = not _is_word(t) or _light(t) in self.g.stop
-            self._stop[i] = v
-        return v
+        return bool(_flags(self.toks[i]) & _STOP)
 
     def norm(self, i: int) -> str:
         return _forms(self.toks[i])[0][0]
@@ -331,7 +350,7 @@ class _Sentence:
         return None
 
     def cue(self, i: int) -> bool:
-        return any(form in self.g.loc_cues for form, _ in _forms(self.toks[i]))
+        return bool(_flags(self.toks[i]) & _LOC_CUE)
 
     def namelike(self, i: int, after_name: bool) -> bool:
         """Could token ``i`` be (part of) a person's name?"""
@@ -481,9 +500,15 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
 
     i = 0
     n = s.n
+    pos = s.pos
     while i < n:
+        # Fast path: most tokens trigger nothing (a plain word with no proper-noun reading).
+        if not _flags(s.toks[i]) & _TRIGGER and (
+                pos is None or (pos[i] not in ("noun_prop", "adj") and not s.oov[i])):
+            i += 1
+            continue
         # Verb of saying + proper noun or given name: وقال فيرغسون إن ...
-        if i + 1 < n and any(f in s.g.speech for f, _ in _forms(s.toks[i])):
+        if i + 1 < n and _flags(s.toks[i]) & _SPEECH:
             j = i + 1
             ph = s.phrase(j)
             # a known family name counts even when it is also a word (وقال المالكي)
@@ -495,7 +520,7 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
                 i = end
                 continue
         # Work, product or event cue + «short quoted title» or proper noun (الإعصار كاترينا).
-        if any(f in s.g.misc_cues for f, _ in _forms(s.toks[i])) and i + 1 < n:
+        if i + 1 < n and _flags(s.toks[i]) & _MISC_CUE:
             q = _quoted(s, i + 1, 5)
             if q is not None and not s.stop(q[0]):
                 emit(q[0], q[1], "MISC", "cue")
@@ -729,14 +754,15 @@ def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[Entit
     for sp in spans:
         covered.setdefault(sp.sentence, set()).update(range(sp.token_start, sp.token_end))
     extra = []
-    for si, v in enumerate(views):
+    first_seen = min(h[1] for h in memory.values())
+    for si in range(first_seen, len(views)):
+        v = views[si]
         cov = covered.get(si, ())
-        for k in range(v.n):
-            if k in cov or v.stop(k):
-                continue
-            for form, skip in _forms(v.toks[k]):
+        for k, tok in enumerate(v.toks):
+            for form, skip in _forms(tok):
                 hit = memory.get(form)
-                if hit is not None and 0 <= si - hit[1] <= _MEMORY_SENTENCES:
+                if hit is not None and 0 <= si - hit[1] <= _MEMORY_SENTENCES \
+                        and k not in cov and not v.stop(k):
                     extra.append(EntitySpan(si, k, k + 1, hit[0], _SCORE["memory"], "rules",
                                             _surface_skip(v.toks[k], skip)))
                     break
