@@ -495,6 +495,8 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
     spans: list[EntitySpan] = []
 
     def emit(a: int, b: int, label: str, rule: str, skip: int = 0) -> None:
+        if skip == 0 and s.conj(a):
+            skip = 1  # وإيمرسون: the span starts after the conjunction
         spans.append(EntitySpan(si, a, b, label, _SCORE[rule], method,
                                 _surface_skip(s.toks[a], skip)))
 
