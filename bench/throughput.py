@@ -1,0 +1,477 @@
+"""End-to-end throughput of ``akhbar run`` against plain camel-tools, on the same articles.
+
+Usage::
+
+    python bench/throughput.py INPUT... [--workers N] [--repeat K] [--runs R]
+        [--no-baseline] [--no-direct] [--json PATH]
+
+In one invocation this measures, each in a fresh child process tree:
+
+1. **pipeline**: ``akhbar run INPUT --out <fresh dir> --json`` (all annotation on, the
+   CLI started cold). Reported: wall time; start-up (CLI start until the flow writes its
+   run log, i.e. imports + local Prefect server + flow run creation + discovery);
+   words/s (tokens) and articles/s over the whole wall time; seconds per stage summed
+   over chunks (from ``OUT/_runs/<run_id>.json``); peak RSS of the whole process tree
+   (psutil, every 50 ms, RSS summed over the CLI, its Prefect server and the workers).
+2. **direct**: the same stage code (the flow's task bodies, ``task.fn``), the same
+   chunking and the same spawned process pool with the same initializer, called with no
+   Prefect server, flow run or task runs. The *Prefect orchestration share* is
+   ``1 - wall(direct) / wall(pipeline)``: everything Prefect adds around identical work
+   (server start and stop, flow/task run creation and state tracking, result and log
+   traffic, the task runner's scheduling).
+3. **baseline**: plain camel-tools as its README shows it, on the pipeline's own output
+   sentences (so the very same articles and tokens): ``simple_word_tokenize`` per
+   sentence, ``MorphologyDB(build_bama_db(), 'a')`` + ``Analyzer(db)`` at its defaults,
+   ``analyze()`` for every token, first analysis kept, rows collected in Python lists and
+   written with ``pandas.DataFrame.to_parquet``. Timed from its cold process start;
+   reading the sentences is excluded (it favours the baseline).
+4. **ratio** pipeline words/s / baseline words/s.
+
+``--repeat K`` (K > 1) also runs the pipeline on K copies of the inputs (JSON arrays in
+zip/json files rewritten with distinct urls and titles, so every article gets a new id)
+and reports the RSS and wall-time ratios of K x over 1 x.
+
+The machine is shared: ``--runs R`` repeats the pipeline measurement and reports
+min/median/max; the load average is printed with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+class TreeMonitor:
+    """Poll a process tree every ``interval`` s: peak summed RSS and when files appear."""
+
+    def __init__(self, proc: psutil.Popen, interval: float = 0.05, watch: Path | None = None):
+        self.proc = proc
+        self.interval = interval
+        self.watch = watch
+        self.peak_rss = 0
+        self.max_procs = 0
+        self.first_seen: float | None = None
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        root = psutil.Process(self.proc.pid)
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            rss = 0
+            for p in procs:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            now = time.perf_counter()
+            self.samples.append((now, rss))
+            self.peak_rss = max(self.peak_rss, rss)
+            self.max_procs = max(self.max_procs, len(procs))
+            if self.first_seen is None and self.watch is not None and self._appeared():
+                self.first_seen = now
+            self._stop.wait(self.interval)
+
+    def _appeared(self) -> bool:
+        runs = self.watch / "_runs"
+        return runs.is_dir() and any(runs.glob("*.json"))
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+def _child_env(prefect_home: str | None) -> dict[str, str]:
+    env = {**os.environ, **_ENV}
+    env.pop("PREFECT_API_URL", None)  # the CLI starts its own local server, as a user's would
+    if prefect_home:
+        env["PREFECT_HOME"] = prefect_home
+    return env
+
+
+def run_pipeline(inputs: list[str], workers: int | None, prefect_home: str | None) -> dict:
+    """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS."""
+    out = Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
+    cmd = [str(Path(sys.executable).with_name("akhbar")), "run", *inputs, "--out", str(out)]
+    cmd += ["--json"] + (["--workers", str(workers)] if workers else [])
+    load = _load()
+    t0 = time.perf_counter()
+    proc = psutil.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(prefect_home)
+    )
+    with TreeMonitor(proc, watch=out) as mon:
+        stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"akhbar run failed ({proc.returncode}): {stderr.decode()[-2000:]}")
+    log = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    startup = (mon.first_seen - t0) if mon.first_seen else None
+    tokens, articles = log["tokens"], log["articles"]
+    return {
+        "wall_s": round(wall, 2),
+        "startup_s": round(startup, 2) if startup is not None else None,
+        "flow_s": log.get("duration_s"),
+        "tokens": tokens,
+        "articles": articles,
+        "words_per_s": round(tokens / wall),
+        "articles_per_s": round(articles / wall, 1),
+        "words_per_s_after_startup": round(tokens / (wall - startup)) if startup else None,
+        "stage_seconds": log.get("seconds", {}),
+        "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "max_processes": mon.max_procs,
+        "load_before": load,
+        "load_after": _load(),
+        "out": str(out),
+    }
+
+
+# ---------------------------------------------------------------------------
+# direct: the flow's stage code on the same process pool, without Prefect
+# ---------------------------------------------------------------------------
+
+
+def _direct_chunk(spec, chunk: int) -> dict:
+    from flows import news_pipeline as npm
+
+    prev = npm.clean_stage.fn(spec, chunk)
+    for stage in (npm.segment_stage, npm.annotate_stage, npm.write_stage):
+        prev = stage.fn(prev)
+    return prev
+
+
+def _direct_fetch(spec) -> dict:
+    from flows import news_pipeline as npm
+
+    return npm.fetch_stage.fn(spec, {})
+
+
+def direct_main(inputs: list[str], out: str, workers: int) -> None:
+    """Run fetch -> chunks on a spawned pool -> commit like the flow, minus Prefect."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from flows import news_pipeline as npm
+    from flows.runtime import prepare_environment
+    from tasks import fetch, write
+    from tasks.config import PipelineParams
+
+    prepare_environment()
+    params = PipelineParams(inputs=inputs, out=out, workers=workers)
+    out = str(write.check_output_dir(out))
+    run_id = write.new_run_id()
+    sources = fetch.discover_sources(params.inputs, params.fetch)
+    ctx = mp.get_context("spawn")  # as Prefect's ProcessPoolTaskRunner
+    with (
+        write.acquire_lock(out, run_id),
+        ProcessPoolExecutor(
+            workers,
+            mp_context=ctx,
+            initializer=npm._warm_worker,
+            initargs=(params.annotate.morphology,),
+        ) as pool,
+    ):
+        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size)):
+            bid = f"{run_id}-{i:05d}"
+            spec = npm.BatchSpec(
+                run_id=run_id,
+                batch_id=bid,
+                seq=i,
+                out=out,
+                stage_dir=str(write.staging_dir(out, run_id, bid)),
+                sources=batch,
+                params=params,
+            )
+            fetched = pool.submit(_direct_fetch, spec).result()
+            futures = [
+                pool.submit(_direct_chunk, spec, k) for k in range(len(fetched["chunk_files"]))
+            ]
+            stats = npm.commit_stage.fn(fetched, [f.result() for f in futures], [])
+            print(json.dumps({"tokens": stats["tokens"], "articles": stats["articles"]}))
+        write.remove_run_staging(out, run_id)
+
+
+def run_direct(inputs: list[str], workers: int) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="akhbar-bench-direct-"))
+    cmd = [sys.executable, __file__, "--_direct", str(out), "--workers", str(workers), *inputs]
+    load = _load()
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(None))
+    with TreeMonitor(proc) as mon:
+        stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"direct run failed: {stderr.decode()[-2000:]}")
+    counts = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
+    return {
+        "wall_s": round(wall, 2),
+        "tokens": sum(c["tokens"] for c in counts),
+        "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "load_before": load,
+        "load_after": _load(),
+    }
+
+
+# ---------------------------------------------------------------------------
+# baseline: plain camel-tools, README style
+# ---------------------------------------------------------------------------
+
+
+def baseline_main(sentences_parquet: str, dest: str) -> None:
+    """Tokenize, analyze every token, keep the first analysis, write Parquet with pandas."""
+    import pyarrow.parquet as pq
+
+    # Reading the pipeline's sentences is not the baseline's work: done before the clock.
+    table = pq.read_table(sentences_parquet, columns=["article_id", "sentence_index", "text"])
+    aids = table.column("article_id").to_pylist()
+    sidx = table.column("sentence_index").to_pylist()
+    texts = table.column("text").to_pylist()
+    t0 = time.perf_counter()
+
+    from tasks.camel_env import ensure_camel_data
+
+    ensure_camel_data()  # offline catalogue: camel_tools.morphology would download it
+    import pandas as pd
+    from camel_tools.morphology.analyzer import Analyzer
+    from camel_tools.morphology.database import MorphologyDB
+    from camel_tools.tokenizers.word import simple_word_tokenize
+
+    from tasks.morphology import build_bama_db
+
+    db = MorphologyDB(str(build_bama_db()), "a")
+    analyzer = Analyzer(db)
+    t_loaded = time.perf_counter()
+    rows: dict[str, list] = {
+        k: []
+        for k in (
+            "article_id",
+            "sentence_index",
+            "token_index",
+            "token",
+            "lex",
+            "pos",
+            "diac",
+            "gloss",
+            "bw",
+        )
+    }
+    for aid, si, text in zip(aids, sidx, texts, strict=True):
+        for ti, token in enumerate(simple_word_tokenize(text)):
+            analyses = analyzer.analyze(token)
+            a = analyses[0] if analyses else {}
+            rows["article_id"].append(aid)
+            rows["sentence_index"].append(si)
+            rows["token_index"].append(ti)
+            rows["token"].append(token)
+            for k in ("lex", "pos", "diac", "gloss", "bw"):
+                rows[k].append(a.get(k))
+    pd.DataFrame(rows).to_parquet(dest)
+    t_end = time.perf_counter()
+    print(
+        json.dumps(
+            {"tokens": len(rows["token"]), "load_s": t_loaded - t0, "analyze_s": t_end - t_loaded}
+        )
+    )
+
+
+def run_baseline(pipeline_out: str) -> dict:
+    sentences = str(Path(pipeline_out) / "sentences")
+    dest = Path(tempfile.mkdtemp(prefix="akhbar-bench-base-")) / "tokens.parquet"
+    cmd = [sys.executable, __file__, "--_baseline", sentences, str(dest)]
+    load = _load()
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(None))
+    with TreeMonitor(proc) as mon:
+        stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline failed: {stderr.decode()[-2000:]}")
+    res = json.loads(stdout.decode().strip().splitlines()[-1])
+    timed = res["load_s"] + res["analyze_s"]  # from the first camel-tools import to the file
+    return {
+        "wall_s": round(wall, 2),
+        "timed_s": round(timed, 2),
+        "tokens": res["tokens"],
+        "words_per_s": round(res["tokens"] / timed),
+        "words_per_s_after_load": round(res["tokens"] / res["analyze_s"]),
+        "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "load_before": load,
+        "load_after": _load(),
+    }
+
+
+# ---------------------------------------------------------------------------
+# repeated input
+# ---------------------------------------------------------------------------
+
+
+def _json_members(path: Path):
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.endswith(".json"):
+                    yield name, zf.read(name)
+    elif path.suffix == ".json":
+        yield path.name, path.read_bytes()
+
+
+def build_repeated(inputs: list[str], k: int, dest: Path) -> list[str]:
+    """K copies of every JSON array in the inputs (zips or .json), with distinct urls/titles."""
+    files = []
+    for inp in inputs:
+        p = Path(inp)
+        files += sorted(p.rglob("*")) if p.is_dir() else [p]
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in files:
+        for name, data in _json_members(path):
+            records = json.loads(data)
+            for c in range(k):
+                copy = []
+                for rec in records:
+                    rec = dict(rec)
+                    if c:
+                        rec["url"] = f"{rec.get('url') or ''}#copy{c}"
+                        rec["title"] = f"{rec.get('title') or ''} ({c})"
+                    copy.append(rec)
+                target = dest / f"{path.stem}-copy{c}.zip"
+                with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+                    zf.writestr(name.replace(".json", f"-copy{c}.json"), json.dumps(copy))
+                written.append(str(target))
+    if not written:
+        raise SystemExit("--repeat needs JSON arrays (in .zip or .json files) as inputs")
+    return written
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+
+def _spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:,.2f}"
+    return f"{min(values):,.2f} / {statistics.median(values):,.2f} / {max(values):,.2f}"
+
+
+def _print_runs(label: str, runs: list[dict]) -> None:
+    print(f"\n== {label} ({len(runs)} run{'s' * (len(runs) > 1)}; min / median / max) ==")
+    r0 = runs[0]
+    print(f"articles {r0['articles']:,}, tokens {r0['tokens']:,}")
+    for key in (
+        "wall_s",
+        "startup_s",
+        "flow_s",
+        "words_per_s",
+        "articles_per_s",
+        "words_per_s_after_startup",
+        "peak_rss_mb",
+    ):
+        vals = [r[key] for r in runs if r.get(key) is not None]
+        if vals:
+            print(f"{key:<27} {_spread(vals)}")
+    stages = sorted({s for r in runs for s in r["stage_seconds"]})
+    for s in stages:
+        print(f"  stage {s:<19} {_spread([r['stage_seconds'].get(s, 0.0) for r in runs])}")
+    print("load (1/5 min) " + ", ".join(f"{r['load_before']}->{r['load_after']}" for r in runs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("--workers", type=int, default=0, help="passed to akhbar run (0 = per core)")
+    ap.add_argument("--repeat", type=int, default=1, help="also run on K copies of the input")
+    ap.add_argument("--runs", type=int, default=1, help="pipeline measurements at 1x")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-direct", action="store_true")
+    ap.add_argument("--prefect-home", help="PREFECT_HOME for the runs (default: inherited)")
+    ap.add_argument("--json", type=Path, help="also write all figures here")
+    ap.add_argument("--_direct", help=argparse.SUPPRESS)
+    ap.add_argument("--_baseline", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._direct:
+        direct_main(args.inputs, args._direct, args.workers or os.cpu_count() or 1)
+        return 0
+    if args._baseline:
+        baseline_main(args._baseline, args.inputs[0])
+        return 0
+
+    workers = args.workers or None
+    print(f"cores {os.cpu_count()}, load {_load()}, workers {args.workers or 'per core'}")
+    report: dict = {"inputs": args.inputs, "workers": args.workers}
+    runs = [run_pipeline(args.inputs, workers, args.prefect_home) for _ in range(args.runs)]
+    report["pipeline"] = runs
+    _print_runs("pipeline: akhbar run", runs)
+    best = min(runs, key=lambda r: r["wall_s"])
+    if not args.no_direct:
+        direct = run_direct(args.inputs, args.workers or os.cpu_count() or 1)
+        report["direct"] = direct
+        share = 1 - direct["wall_s"] / best["wall_s"]
+        report["orchestration_share"] = round(share, 3)
+        print(
+            f"\n== direct (same stage code and pool, no Prefect) ==\nwall_s {direct['wall_s']}"
+            f"  peak_rss_mb {direct['peak_rss_mb']}  load {direct['load_before']}->"
+            f"{direct['load_after']}"
+        )
+        print(f"Prefect orchestration share 1 - direct/pipeline (fastest run): {share:.1%}")
+    if not args.no_baseline:
+        base = run_baseline(best["out"])
+        report["baseline"] = base
+        ratio = best["words_per_s"] / base["words_per_s"]
+        report["ratio"] = round(ratio, 2)
+        print(
+            f"\n== baseline: plain camel-tools ==\ntokens {base['tokens']:,}  timed_s "
+            f"{base['timed_s']}  words/s {base['words_per_s']:,} (after DB load "
+            f"{base['words_per_s_after_load']:,})  peak_rss_mb {base['peak_rss_mb']}  "
+            f"load {base['load_before']}->{base['load_after']}"
+        )
+        print(f"ratio pipeline / baseline words/s (fastest run): {ratio:.2f}x")
+    if args.repeat > 1:
+        with tempfile.TemporaryDirectory(prefix="akhbar-bench-rep-") as tmp:
+            one = build_repeated(args.inputs, 1, Path(tmp) / "x1")
+            many = build_repeated(args.inputs, args.repeat, Path(tmp) / f"x{args.repeat}")
+            r1 = run_pipeline(one, workers, args.prefect_home)
+            rk = run_pipeline(many, workers, args.prefect_home)
+        report["scaling"] = {"x1": r1, f"x{args.repeat}": rk}
+        _print_runs("scaling 1x (rewritten input)", [r1])
+        _print_runs(f"scaling {args.repeat}x", [rk])
+        print(
+            f"\n{args.repeat}x / 1x: wall {rk['wall_s'] / r1['wall_s']:.2f}x, "
+            f"peak RSS {rk['peak_rss_mb'] / r1['peak_rss_mb']:.2f}x, "
+            f"tokens {rk['tokens'] / r1['tokens']:.2f}x"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
