@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ import duckdb
 import pyarrow as pa
 
 from tasks.schemas import TABLES
+
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 # Quarantine reasons are counted over each input's latest outcome; an unchanged
 # input keeps the outcome of the run that last processed it.
@@ -231,18 +234,28 @@ def chart_by_source(by_source: list[tuple]) -> str:
 
 
 def chart_by_day(by_day: list[tuple[str, int]]) -> str:
-    """Bars of articles per publication day."""
+    """Bars of articles per publication day.
+
+    A few days are drawn as one labelled bar each (a date axis would stretch
+    them to the span); many days on a date axis, a day per bar.
+    """
     import datetime as dt
 
     fig, ax = _figure(6.5, 2.6)
-    days = [dt.date.fromisoformat(d) for d, _ in by_day]
-    # a bar a day would be a hairline over a long span: widen bars with the span
-    width = max(0.8, (days[-1] - days[0]).days / 80) if days else 0.8
-    ax.bar(days, [n for _, n in by_day], width=width, color="#3b6ea8")
+    counts = [n for _, n in by_day]
+    if len(by_day) <= _FEW_DAYS:
+        ax.bar(range(len(by_day)), counts, width=0.7, color="#3b6ea8")
+        ax.set_xticks(range(len(by_day)), [d for d, _ in by_day], rotation=45, ha="right")
+    else:
+        days = [dt.date.fromisoformat(d) for d, _ in by_day]
+        ax.bar(days, counts, width=1.0, color="#3b6ea8")
+        fig.autofmt_xdate()
     ax.set_ylabel("articles")
     _int_ticks(ax.yaxis)
-    fig.autofmt_xdate()
     return _svg(fig)
+
+
+_FEW_DAYS = 40
 
 
 def chart_tokens(tokens_per_article: list[int]) -> str:
@@ -287,14 +300,16 @@ def _esc(value: Any) -> str:
 
 
 def _table(headers: list[str], body: list[list[Any]], rtl: set[int] = frozenset()) -> str:
-    """An HTML table; columns in ``rtl`` hold Arabic and get ``dir=rtl lang=ar``."""
+    """An HTML table; cells of columns in ``rtl`` that hold Arabic get ``dir=rtl lang=ar``."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     lines = []
     for row in body:
         cells = []
         for i, v in enumerate(row):
-            if i in rtl:
+            if i in rtl and _ARABIC.search(str(v)):
                 cells.append(f'<td dir="rtl" lang="ar">{_esc(v)}</td>')
+            elif i in rtl:  # a Latin source name or "(unknown)"
+                cells.append(f'<td dir="auto">{_esc(v)}</td>')
             elif isinstance(v, int | float) and not isinstance(v, bool):
                 cells.append(f'<td class="n">{_esc(v)}</td>')
             else:

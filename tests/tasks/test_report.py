@@ -88,3 +88,17 @@ def test_write_report_default_path(tiny: Path) -> None:
     assert path == tiny / "_reports" / "report.html"
     assert "akhbar dataset report" in path.read_text(encoding="utf-8")
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_latin_names_are_not_marked_arabic(tiny: Path) -> None:
+    r = build_report(tiny)
+    r.by_source = [*r.by_source, ("alriyadh", 1, 10, 0.0)]
+    page = render_html(r)
+    assert '<td dir="auto">alriyadh</td>' in page
+    assert '<td dir="rtl" lang="ar">واس</td>' in page
+
+
+def test_few_days_get_one_labelled_bar_each(tiny: Path) -> None:
+    page = render_html(build_report(tiny))
+    # the day chart labels its bars with the dates (text kept in the SVG)
+    assert "2025-03-01" in page and "2025-03-02" in page
