@@ -2,19 +2,48 @@
 
 Two methods:
 
-* ``rules`` (offline default): gazetteers written for this project as facts
-  (``tasks/resources/gazetteers/``), a small left-to-right sequence layer (titles before
-  names, person-name continuation, organisation heads with their genitive phrase, place
-  cues) and, when the morphology columns are given, proper-noun and out-of-vocabulary
-  evidence (BAMA marks proper nouns ``noun_prop``; unknown words back off to a proper-noun
-  reading with ``is_oov``).
+* ``rules`` (offline default). Gazetteers written for this project as facts
+  (``tasks/resources/gazetteers/``: places, organisations, known people, given names, other
+  names, and trigger lists) and a left-to-right sequence layer, tried at each token in
+  this order:
+
+  1. verb of saying + proper noun or given name (وقال فيرغسون) -> PER;
+  2. work/product/event cue + «short quote» or proper noun (فيلم « ... », الإعصار كاترينا)
+     -> MISC;
+  3. longest gazetteer phrase (clitics stripped on its first token); entries marked
+     ambiguous (صور 'pictures', الأهلي) need support: a proper-noun analysis, a cue
+     before them, or, for clubs, a sports sentence; in a sports sentence a city that is
+     also a club (ليفربول) is ORG;
+  4. title or role (+ adjectives) + name (الرئيس السوري بشار الأسد) -> PER;
+  5. organisation head + genitive phrase (وزارة الخارجية المغربية) -> ORG; a head before
+     a known organisation (حركة حماس) or a company word before a brand (شركة «نوكيا»)
+     gives just the name;
+  6. place cue + name (مدينة إيلات) -> LOC;
+  7. given name + family name, name links (بن, أبو, عبد) and regnal ordinals -> PER;
+  8. nationality adjective + proper noun (الأرجنتيني ليونيل ميسي) -> PER;
+  9. with morphology only: a proper noun BAMA knows, or two unknown words in a row -> PER.
+
+  A person's name continues over given names, known family names, links and proper
+  nouns; right after a given name one more plain word may be the family name (مازن
+  حسان, جعفر الموسوي), never a role noun (كوفي أنان الأمين العام). Finally a family name
+  found with evidence is recalled when it stands alone within the next 30 sentences
+  (نجيب محفوظ ... قال محفوظ).
+
+  Morphology columns, when given, add evidence: BAMA ``noun_prop`` readings and
+  ``is_oov`` backoff words are proper nouns; ``bw`` tells clitics (a family name is a
+  bare stem) and the article; ``gloss`` capitalisation tells nationality adjectives
+  (السوري 'the+Syrian').
 * ``camelbert``: camel-tools' ``NERecognizer.pretrained()`` when its model is installed.
 
 Clitics: tokens come from ``simple_word_tokenize``, so proclitics are still attached
-(وبالرباط). Gazetteer lookups try the token with و/ف then ب/ل/ك stripped, and a span's
+(وبالرباط). Lookups try the token with و/ف then ب/ل/ك stripped, and a span's
 ``skip_chars`` counts the stripped letters so ``char_start`` points at the name. The name
 keeps its article: بالرباط -> skip 1 (الرباط). With لل (ل + assimilated article, للأمم)
 only the preposition is skipped, so the span text starts with the article's lam (لأمم).
+Enclitics are not split (``trim_chars`` stays 0).
+
+Normalization for lookups: diacritics and tatweel dropped, أ/إ/آ/ٱ -> ا, ى -> ي, ة -> ه.
+Stop words are matched with ى kept, so على 'on' never blocks or becomes the name علي.
 """
 
 from __future__ import annotations
@@ -544,9 +573,9 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         hit = s.phrase(i)
         head = s.head(i)
         if hit is not None and hit[1] != "ORG" and s.sports():
-            key = tuple(s.norm(k) for k in range(i, hit[0]))
-            key = (_forms(s.toks[i])[-1][0],) + key[1:] if hit[3] else key
-            if any((f,) + key[1:] in s.g.clubs for f, _ in _forms(s.toks[i])):
+            # ليفربول in a match report is the club: the city's key is also a club's
+            rest = tuple(s.norm(k) for k in range(i + 1, hit[0]))
+            if any((f,) + rest in s.g.clubs for f, _ in _forms(s.toks[i])):
                 hit = (hit[0], "ORG", False, hit[3])
         if hit is not None and (not hit[2] or _support(s, i, hit[1])):
             end, label, _amb, skip = hit
@@ -647,7 +676,6 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             emit(i + 1, end, "PER", "title")
             i = end
             continue
-        # أبو مازن, عبد الرحمن: a name link followed by a name-like word.
         # عبد + any word is a name (عبد الله يوسف); أبو needs a name-like word (أبو مازن).
         if i + 1 < n and (s.norm(i) == "عبد" and _is_word(s.toks[i + 1]) or (
                 s.norm(i) == "ابو" and s.namelike(i + 1, after_name=True))):
@@ -676,13 +704,11 @@ _LOC_ENDINGS = ("يا", "ستان", "لندا", "لاند", "سيا")
 
 def _guess_label(s: _Sentence, i: int) -> str:
     """Label for a lone proper noun: PER unless its shape or context says place."""
-    n = s.norm(i)
     for form, _ in _forms(s.toks[i]):
         if form.endswith(_LOC_ENDINGS):
             return "LOC"
     if i > 0 and s.norm(i - 1) in ("في", "الي", "من", "بين", "عاصمه", "مدينه"):
         return "LOC"
-    del n
     return "PER"
 
 
