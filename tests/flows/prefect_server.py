@@ -40,6 +40,7 @@ class PrefectServer:
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: Path | None = None
+    start_seconds: float | None = None
 
     @property
     def url(self) -> str:
@@ -94,6 +95,7 @@ class PrefectServer:
         return res.stdout + res.stderr
 
     def start(self, timeout: float = 90) -> None:
+        self.started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs = self.home / "logs"
         self.logs.mkdir(exist_ok=True)
@@ -117,6 +119,7 @@ class PrefectServer:
                 raise RuntimeError(f"prefect server exited: {self.log('server')}")
             try:
                 if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                    self.start_seconds = time.monotonic() - self.started
                     return
             except httpx.HTTPError:
                 pass
@@ -177,13 +180,20 @@ class DeployedRun:
     deploy_output: str
     worker_seconds: float
     progress_seen: list[float] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> DeployedRun:
     """Create the pool, deploy prefect.yaml, trigger on-demand, execute it with one worker."""
     prefect = [sys.executable, "-m", "prefect"]
+    seconds: dict[str, float] = {}
+    t = time.monotonic()
     server.run([*prefect, "work-pool", "create", POOL, "--type", "process"])
+    seconds["work-pool create"] = time.monotonic() - t
+    t = time.monotonic()
     deployed = server.run([*prefect, "--no-prompt", "deploy", "--all"], timeout=180)
+    seconds["deploy --all"] = time.monotonic() - t
+    t = time.monotonic()
     # one input per batch: the progress artifact then moves in five steps
     params = {
         "inputs": [str(REPO / "data" / "samples")],
@@ -204,6 +214,7 @@ def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> De
     match = re.search(r"UUID:\s*(" + _UUID.pattern + ")", triggered) or _UUID.search(triggered)
     assert match, f"no flow run id in: {triggered}"
     flow_run_id = match.group(1) if match.groups() else match.group(0)
+    seconds["deployment run"] = time.monotonic() - t
     t0 = time.monotonic()
     worker = server.spawn([*prefect, "worker", "start", "--pool", POOL, "--run-once"], "worker")
     deadline = t0 + timeout
@@ -226,4 +237,7 @@ def deploy_and_run(server: PrefectServer, out: Path, timeout: float = 180) -> De
         pass  # stop() kills its group
     if state != "COMPLETED":
         raise AssertionError(f"flow run {flow_run_id} ended {state}:\n{server.log('worker')}")
-    return DeployedRun(server, out, flow_run_id, deployed, time.monotonic() - t0, seen)
+    seconds["worker --run-once"] = time.monotonic() - t0
+    return DeployedRun(
+        server, out, flow_run_id, deployed, seconds["worker --run-once"], seen, seconds
+    )

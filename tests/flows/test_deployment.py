@@ -70,6 +70,8 @@ def test_deployments_registered_with_cron_and_typed_form(deployed_run: DeployedR
 
 
 def test_worker_ran_the_deployment_to_completion(deployed_run: DeployedRun) -> None:
+    phases = {"server start": deployed_run.server.start_seconds, **deployed_run.seconds}
+    print("deployment phases (s):", {k: round(v or 0, 1) for k, v in phases.items()})
     run = deployed_run.server.get(f"/flow_runs/{deployed_run.flow_run_id}")
     assert run["state"]["type"] == "COMPLETED"
     deployment = deployed_run.server.get(f"/deployments/{run['deployment_id']}")
