@@ -8,6 +8,7 @@ temporary server, with a progress bar on a terminal and plain lines otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -280,6 +281,15 @@ def cmd_query(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         return _usage_error(f"query failed: {exc}")
     columns = [d[0] for d in cur.description or []]
+    try:
+        return _print_result(cur, columns, args)
+    except BrokenPipeError:
+        # `akhbar query ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _print_result(cur, columns: list[str], args: argparse.Namespace) -> int:
     if args.format == "csv":
         import csv
 
@@ -330,7 +340,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
 
     from pydantic import ValidationError
 

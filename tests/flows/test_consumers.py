@@ -91,6 +91,10 @@ def test_pyarrow_dataset_snippet(sample_dataset: Path) -> None:
     ns = _run("pyarrow.dataset", sample_dataset)
     assert ns["proper_nouns"].num_rows > 0
     assert ns["proper_nouns"].column_names == ["article_id", "text", "lemma", "gloss"]
+    # the written files carry the contract's field descriptions and schema version
+    schema = ns["tokens"].schema
+    assert schema.field("is_oov").metadata[b"description"]
+    assert schema.metadata[b"akhbar.schema_version"]
 
 
 def test_command_line_snippets(sample_dataset: Path, tmp_path: Path, capsys) -> None:
