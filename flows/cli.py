@@ -340,7 +340,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-
     from pydantic import ValidationError
 
     from flows.runtime import prepare_environment
