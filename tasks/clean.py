@@ -39,8 +39,9 @@ _ANY_LETTER = re.compile(r"[^\W\d_]")
 _DATE_LINE = re.compile(r"^\s*(?:تاريخ النشر|نشر في|نشر بتاريخ|بتاريخ|التاريخ)\s*[:：]?\s*(.+)$")
 # المصدر: زنقة 20  -> source line, removed from the body
 _SOURCE_LINE = re.compile(r"^\s*(?:المصدر|مصدر الخبر)\s*[:：]\s*(.*)$")
-# إقرأ أيضاً: / اقرأ ايضا -> the rest of the file holds related articles
-_READ_ALSO = re.compile(r"^\s*[اإأ]قرأ\s+[اأ]يضا\s*[:：]?\s*$")
+# إقرأ أيضاً: / اقرأ ايضا -> the rest of the file holds related articles; a title may
+# follow the colon on the same line (إقرأ أيضاً: عنوان المقال)
+_READ_ALSO = re.compile(r"^\s*[اإأ]قرأ\s+[اأ]يضا\s*(?:[:：]\s*(?P<title>.*))?$")
 # زنقة 20 ا الرباط / العربية نت - دبي -> site and dateline separated by a lone letter or dash
 _SITE_LINE = re.compile(
     r"^(?P<site>.{2,40}?)\s+(?:ا|\||-|–|—|/|:)\s+(?P<dateline>[^\d\s][^.!؟?]{1,30})$"
@@ -152,21 +153,20 @@ def parse_news_txt(text: str) -> list[ParsedArticle]:
         return []
     main, i = _parse_header(lines)
     body: list[str] = []
-    related_at = None
+    rest: list[str] | None = None
     for j in range(i, len(lines)):
         line = lines[j]
         if m := _SOURCE_LINE.match(line):
             main.source_name = main.source_name or (m.group(1).strip() or None)
             continue
-        if _READ_ALSO.match(line):
-            related_at = j + 1
+        if m := _READ_ALSO.match(line):
+            rest = ([m["title"].strip()] if m["title"] else []) + lines[j + 1 :]
             break
         body.append(line)
     main.body = "\n".join(body)
     articles = [main]
-    if related_at is None:
+    if not rest:
         return articles
-    rest = lines[related_at:]
     current: list[str] = []
     for j, line in enumerate(rest):
         nxt = rest[j + 1] if j + 1 < len(rest) else None
