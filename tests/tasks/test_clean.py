@@ -151,6 +151,32 @@ def test_parse_news_txt_splits_two_related_articles() -> None:
     assert arts[1].date_raw is None and arts[2].source_name is None
 
 
+@pytest.mark.parametrize(
+    "marker",
+    ["اقرأ أيضا", "إقرأ أيضاً :", "أقرأ ايضا:"],
+)
+def test_read_also_marker_variants(marker: str) -> None:
+    text = NEWS_TXT.replace("إقرأ أيضاً:", marker)
+    assert [a.title for a in parse_news_txt(text)] == [MAIN_TITLE, REL1_TITLE, REL2_TITLE]
+
+
+def test_read_also_marker_with_title_on_the_same_line() -> None:
+    # إقرأ أيضاً: <title> on one line: the title opens the first related article
+    text = NEWS_TXT.replace(f"إقرأ أيضاً:\n{REL1_TITLE}", f"إقرأ أيضاً: {REL1_TITLE}")
+    arts = parse_news_txt(text)
+    assert [a.title for a in arts] == [MAIN_TITLE, REL1_TITLE, REL2_TITLE]
+    assert "إقرأ" not in arts[0].body and REL1_TITLE not in arts[0].body
+    assert arts[1].body == REL1_BODY
+
+
+def test_read_also_words_inside_a_sentence_are_not_a_marker() -> None:
+    line = "اقرأ أيضا التقرير الكامل الذي نشرته الوزارة على موقعها."
+    text = NEWS_TXT.replace(MAIN_P2, f"{MAIN_P2}\n{line}")
+    arts = parse_news_txt(text)
+    assert arts[0].body.split("\n") == [MAIN_P1, MAIN_P2, line]
+    assert len(arts) == 3
+
+
 def test_parse_news_txt_empty_and_boilerplate_only() -> None:
     assert parse_news_txt("") == []
     assert parse_news_txt("\n\u200b\nشارك\nتابعونا على تويتر\n") == []
