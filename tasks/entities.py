@@ -123,6 +123,7 @@ class _Gazetteers:
     loc_cues: frozenset[str]
     speech: frozenset[str]
     misc_cues: frozenset[str]
+    demonyms: frozenset[str]
     stop: frozenset[str]  # light-normalized
 
 
@@ -172,9 +173,16 @@ def load_gazetteers() -> _Gazetteers:
     stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
     speech = frozenset(normalize_name(t) for t, _ in _read_list("per_speech.txt"))
     misc_cues = frozenset(normalize_name(t) for t, _ in _read_list("misc_cues.txt"))
+    demonyms = set()
+    for text, _ in _read_list("demonyms.txt"):
+        masc = normalize_name(text)
+        for form in (masc, masc + "ه"):
+            demonyms.add(form)
+            demonyms.add(form[2:] if form.startswith("ال") else form)
     sports = frozenset(normalize_name(t) for t, _ in _read_list("sports_cues.txt"))
     return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles,
-                       title_longest, heads, cues, speech, misc_cues, stop)
+                       title_longest, heads, cues, speech, misc_cues,
+                       frozenset(demonyms), stop)
 
 
 def gazetteer_sizes() -> dict[str, int]:
@@ -319,7 +327,10 @@ class _Sentence:
         return self.bw is not None and "/DET" in (self.bw[i] or "")
 
     def demonym(self, i: int) -> bool:
-        """An adjective whose gloss is capitalised (السوري 'the+Syrian')."""
+        """A nationality adjective: listed, or an adjective with a capitalised gloss
+        (السوري 'the+Syrian')."""
+        if self.norm(i) in self.g.demonyms:
+            return True
         if self.pos is None or self.pos[i] != "adj":
             return False
         gl = self.gloss[i] or ""
@@ -637,7 +648,8 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             else:
                 end = _org_tail(s, i + 1)
                 if kind == "weak" and not any(
-                        s.proper(k) or s.phrase(k, first_only=True) for k in range(i + 1, end)):
+                        s.proper(k) or s.phrase(k, first_only=True) or s.demonym(k)
+                        for k in range(i + 1, end)):
                     end = i + 1
                 if end > i + 1:
                     emit(i, end, "ORG", "head", skip)
