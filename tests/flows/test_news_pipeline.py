@@ -29,7 +29,7 @@ from tests.flows.prefect_server import PrefectServer
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 AKHBAR = Path(sys.executable).parent / "akhbar"
 
-# Related articles after the إقرأ أيضاً marker, per .txt sample (read off the files).
+# Articles per .txt sample: the main one plus one per title after إقرأ أيضاً (read off the files).
 TXT_PARTS = {
     "001_rabat_water.txt": 3,
     "002_tunis_culture.txt": 1,
@@ -134,9 +134,8 @@ def test_first_run_row_counts(runs) -> None:
     files = t["files"]
     assert len(files) == len(expected) == 5
     assert (files["status"] == "ok").all() and files["reason"].isna().all()
-    assert dict(
-        zip(files["source_uri"].map(lambda u: Path(u).name), files["n_articles"], strict=True)
-    ) == {name: n for name, n in expected.items()}
+    names = files["source_uri"].map(lambda u: Path(u).name)
+    assert dict(zip(names, files["n_articles"], strict=True)) == expected
     assert len(t["articles"]) == sum(expected.values()) == 10
     summary = runs["first"]
     assert summary["outcome"] == "completed" and summary["files"] == {"ok": 5}
