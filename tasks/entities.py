@@ -311,7 +311,9 @@ class _Sentence:
         if tok[0] not in "وف" or len(tok) < 3:
             return False
         if self.bw is not None:
-            return (self.bw[i] or "")[:1] in "وف" and "/CONJ" in (self.bw[i] or "")[:8]
+            # BAMA writes وَ/CONJ+..., calima wa/CONJ+...: look at the first segment's tag
+            head, plus, _ = (self.bw[i] or "").partition("+")
+            return bool(plus) and head.endswith(("/CONJ", "/CONNEC_PART", "/RC_PART"))
         forms = _forms(tok)
         n = forms[0][0]
         return n not in self.g.first_names and (n[1:] in self.g.first_names or (

@@ -149,3 +149,27 @@ def test_rules_are_fast() -> None:
     recognize_entities(sents)
     rate = len(sent) * len(sents) / (time.perf_counter() - t0)
     assert rate > 50_000, f"{rate:,.0f} tokens/s"
+
+
+@pytest.mark.shared
+def test_anercorp_floor_without_morphology(shared_dir) -> None:
+    # regression guard for the offline rules; the full figures come from bench/ner_eval.py
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    import ner_eval
+
+    data = ner_eval.read_bio(shared_dir / "eval" / "anercorp-camellab-train.txt", 300)
+    tp = n_pred = n_gold = 0
+    for ws, tags in data:
+        toks, src = ner_eval.tokenize(ws)
+        pred = {(src[s.token_start], src[s.token_end - 1] + 1, s.label)
+                for s in recognize_entities([toks])}
+        gold = ner_eval.gold_spans(tags)
+        tp += len(pred & gold)
+        n_pred += len(pred)
+        n_gold += len(gold)
+    f1 = 2 * tp / (n_pred + n_gold)
+    assert f1 > 0.65, f"F1 {f1:.3f} on the first 300 ANERcorp sentences"
