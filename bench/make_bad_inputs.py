@@ -40,8 +40,8 @@ def run_with_peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[int, float, 
     import psutil
 
     t0 = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
         root = psutil.Process(proc.pid)
         peak = 0
         while proc.poll() is None:
@@ -57,6 +57,9 @@ def run_with_peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[int, float, 
             peak = max(peak, total)
             time.sleep(0.1)
         out.seek(0)
+        if proc.returncode:
+            err.seek(0)
+            print(err.read()[-3000:], file=sys.stderr)
         return proc.returncode, time.monotonic() - t0, peak / 1e6, out.read()
 
 
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     env = dict(os.environ, DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    # A cold Prefect home migrates its database first: slow on a busy machine.
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     env.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="akhbar-bad-prefect-"))
     cmd = [sys.executable, "-m", "flows.cli", "run", args.dir, "--out", args.run]
     cmd += ["--workers", str(args.workers), "--batch-size", str(args.batch_size), "--json"]

@@ -9,7 +9,8 @@ encodings in one file, NUL bytes, invalid JSON, deeply nested JSON, JSON with wr
 types, broken JSON Lines, HTML with only scripts, non-Arabic text, only diacritics and
 tatweel, a FIFO, a directory symlink, a dangling symlink, a symlink loop, a mode-000
 file (skipped as root: root reads it), a zip with a traversal member, a zip bomb, a
-truncated gzip, a CSV without a text column, and (``huge=True``) a 20 MB single line.
+truncated gzip, a CSV without a text column, and (``huge=True``) a 20 MB single line
+and a 20 MB article.
 """
 
 from __future__ import annotations
@@ -257,7 +258,17 @@ def _huge_line(path: Path, rng: random.Random, i: int) -> Expected:
     words = " ".join(arabic_sentence(rng).rstrip(".") for _ in range(200))
     unit = (words + " ").encode("utf-8")
     path.with_suffix(".txt").write_bytes(unit * (20_000_000 // len(unit) + 1))
-    return _one("huge_single_line", "ok", None)
+    # A plain-text input's first line is its headline: a headline with no body is empty.
+    return _one("huge_single_line", "quarantined", "empty_after_clean")
+
+
+def _huge_article(path: Path, rng: random.Random, i: int) -> Expected:
+    # A headline, then a 20 MB body on one line: the whole pipeline sees ~3.5M words.
+    body = " ".join(arabic_sentence(rng) for _ in range(200))
+    unit = (body + " ").encode("utf-8")
+    head = f"عنوان طويل جدا رقم {i}\n".encode()
+    path.with_suffix(".txt").write_bytes(head + unit * (20_000_000 // len(unit) + 1))
+    return _one("huge_article", "ok", None)
 
 
 # What the pipeline records today where that differs from ``Expected`` (reported, to fix
@@ -320,8 +331,9 @@ def make_bad_inputs(
     """Write ``per_kind`` inputs of every kind under ``root``; return path -> Expected.
 
     Paths are absolute, as ``fetch.discover_sources`` reports them. Kinds that cannot
-    be made here (mode-000 files as root) are left out. With ``huge`` one 20 MB single
-    line file is added. Big-but-cheap kinds (zip bomb, deep JSON) get at most 3 copies.
+    be made here (mode-000 files as root) are left out. With ``huge`` a 20 MB single
+    line file and a 20 MB article (headline + one 20 MB body line) are added.
+    Big-but-cheap kinds (zip bomb, deep JSON) get at most 3 copies.
     """
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -340,11 +352,12 @@ def make_bad_inputs(
                     continue  # hidden helper targets are not inputs
                 expected[str(p)] = exp
     if huge:
-        stem = root / "huge_single_line-000"
-        before = set(root.iterdir())
-        exp = _huge_line(stem, rng, 0)
-        for p in set(root.iterdir()) - before:
-            expected[str(p)] = exp
+        for maker in (_huge_line, _huge_article):
+            stem = root / f"{maker.__name__.strip('_').replace('line', 'single_line')}-000"
+            before = set(root.iterdir())
+            exp = maker(stem, rng, 0)
+            for p in set(root.iterdir()) - before:
+                expected[str(p)] = exp
     return expected
 
 

@@ -228,7 +228,7 @@ def test_rerun_gives_every_input_one_row_again(torture):
 
 def test_second_run_on_the_same_out_is_refused_naming_the_holder(tmp_path):
     inp, out = tmp_path / "in", tmp_path / "out"
-    make_good_inputs(inp, 16)
+    make_good_inputs(inp, 8)
     first = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "run", str(inp), "--out", str(out)]
         + ["--workers", "1", "--batch-size", "1", "--no-dedup"],
@@ -254,7 +254,7 @@ def test_second_run_on_the_same_out_is_refused_naming_the_holder(tmp_path):
     assert first.returncode == 0, err[-3000:]
     # The refused run wrote nothing: one run log, the first run's rows only.
     assert len(write.read_run_logs(out)) == 1
-    assert write.read_table(out, "articles").num_rows >= 16
+    assert write.read_table(out, "articles").num_rows >= 8
 
 
 # Arabic-letter ratio threshold -------------------------------------------------
