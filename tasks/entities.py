@@ -81,6 +81,8 @@ _ORDINALS = frozenset({"الاول", "الثاني", "الثالث", "الراب
 _TITLE_MODS = frozenset({"السابق", "السابقه", "الراحل", "الراحله", "الجديد", "الجديده",
                          "الاسبق", "الحالي", "الاعلي", "العام", "المستقيل", "المنتخب",
                          "المخلوع", "المكلف", "الاول", "المساعد", "الدائم"})
+_HONORIFICS = frozenset({"الامام", "الشيخ", "السيد", "الحاج", "سيدنا", "الخليفه", "الفقيه",
+                         "العلامه", "المرجع", "الاب", "القديس"})
 _MAX_PERSON = 8
 _MAX_ORG_TAIL = 4
 # A remembered name is recalled this many sentences on (about one article), no further.
@@ -601,6 +603,16 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
         t = s.title(i)
         if t is not None:
             j = t[0]
+            # الإمام الرضا, الشيخ القرضاوي: after an honorific a definite noun is the name
+            if j < n and s.norm(t[0] - 1) in _HONORIFICS and s.pos is not None \
+                    and s.norm(j).startswith("ال") and not s.stop(j) \
+                    and s.pos[j] in ("noun", "noun_prop") and not s.demonym(j) \
+                    and s.norm(j) not in _TITLE_MODS and s.phrase(j) is None \
+                    and s.title(j) is None and s.head(j) is None:
+                end = _extend_person(s, j, free_steps=0)
+                emit(j, end, "PER", "title")
+                i = end
+                continue
             while j < n and j - t[0] < 4 and not s.stop(j) and s.norm(j).startswith("ال") \
                     and (s.norm(j) in _TITLE_MODS or not s.namelike(j, after_name=False)
                          or s.demonym(j)):
