@@ -440,9 +440,9 @@ def _extend_person(s: _Sentence, j: int, free_steps: int = 1) -> int:
             after_given = True
             continue
         hit = s.g.phrases.get((n,))
-        if hit is not None and hit[0] != "PER" and not hit[1]:
+        if hit is not None and hit[0] in ("LOC", "ORG") and not hit[1]:
             break  # علي لبنان (على misspelt): a known place or body ends the name
-        if n in s.g.first_names:
+        if n in s.g.first_names or n == "الله":  # عطاء الله, حسب الله: theophoric names
             k += 1
             after_given = True
             continue
@@ -703,10 +703,11 @@ def _sentence_spans(si: int, s: _Sentence, method: str) -> list[EntitySpan]:
             i = end
             continue
         # عبد + any word is a name (عبد الله يوسف); أبو needs a name-like word (أبو مازن).
-        if i + 1 < n and (s.norm(i) == "عبد" and _is_word(s.toks[i + 1]) or (
-                s.norm(i) == "ابو" and s.namelike(i + 1, after_name=True))):
+        link = next(((f, k) for f, k in _forms(s.toks[i]) if f in ("عبد", "ابو")), None)
+        if i + 1 < n and link is not None and (link[0] == "عبد" and _is_word(s.toks[i + 1]) or (
+                s.namelike(i + 1, after_name=True))):
             end = _extend_person(s, i + 1)
-            emit(i, end, "PER", "name")
+            emit(i, end, "PER", "name", link[1])
             i = end
             continue
         # A proper noun the morphology knows, or two unknown words in a row (دودو سيلفا).
