@@ -153,7 +153,8 @@ def _camel_did() -> Any:
     if not camel_did_available():
         raise EnvironmentError_(
             "dialect method 'camel-did' needs camel-tools' DialectID model (and kenlm), which "
-            "is not installed; install it with `camel_data -i dialectid` or use --dialect rules"
+            "is not installed; install camel-tools' data with `camel_data -i full` or use "
+            "--dialect rules"
         )
     from tasks.camel_env import ensure_camel_data
 

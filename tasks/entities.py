@@ -401,7 +401,7 @@ class _Sentence:
         if i >= self.n or self.stop(i):
             return False
         n = self.norm(i)
-        if n in self.g.first_names or n in _ORDINALS and after_name:
+        if n in self.g.first_names or (n in _ORDINALS and after_name):
             return True
         hit = self.g.phrases.get((n,))
         if hit is not None:
@@ -849,8 +849,8 @@ def _camelbert() -> Any:
     if not camelbert_available():
         raise EnvironmentError_(
             "NER method 'camelbert' needs camel-tools' NamedEntityRecognition model, which is "
-            "not installed; install it with `camel_data -i ner` (or `-i light`) or use "
-            "--ner rules"
+            "not installed; install camel-tools' data with `camel_data -i full` (the light "
+            "package has no NER model) or use --ner rules"
         )
     from tasks.camel_env import ensure_camel_data
 
