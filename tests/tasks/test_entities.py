@@ -173,3 +173,19 @@ def test_anercorp_floor_without_morphology(shared_dir) -> None:
         n_gold += len(gold)
     f1 = 2 * tp / (n_pred + n_gold)
     assert f1 > 0.65, f"F1 {f1:.3f} on the first 300 ANERcorp sentences"
+
+
+def test_camelbert_labels_become_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stand-in for NERecognizer: the BIO -> span conversion and clitic skip are ours
+    import tasks.entities as ent
+
+    class _Fake:
+        def predict(self, sentences: list[list[str]]) -> list[list[str]]:
+            return [["O", "B-PERS", "I-PERS", "O", "B-LOC", "I-ORG"] for _ in sentences]
+
+    monkeypatch.setattr(ent, "_camelbert", lambda: _Fake())
+    toks = ["قال", "بشار", "الأسد", "في", "بالرباط", "اليوم"]
+    spans = recognize_entities([toks], method="camelbert")
+    assert [(s.token_start, s.token_end, s.label, s.skip_chars, s.method) for s in spans] == [
+        (1, 3, "PER", 0, "camelbert"), (4, 5, "LOC", 1, "camelbert"),
+        (5, 6, "ORG", 0, "camelbert")]
