@@ -40,6 +40,7 @@ class PrefectServer:
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: Path | None = None
+    started: float = 0.0
     start_seconds: float | None = None
 
     @property
