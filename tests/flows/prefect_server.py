@@ -21,6 +21,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "samples"
+# inputs in data/samples (tests must not hard-code it: samples get added)
+N_SAMPLES = sum(1 for p in SAMPLES.iterdir() if p.is_file() and not p.name.startswith("."))
 POOL = "akhbar-local"
 FLOW = "news-pipeline"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

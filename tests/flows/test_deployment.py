@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from flows.artifacts import FILES_KEY, REPORT_KEY, SUMMARY_KEY
-from tests.flows.prefect_server import FLOW, POOL, REPO, DeployedRun, PrefectServer
+from tests.flows.prefect_server import (
+    FLOW,
+    N_SAMPLES,
+    POOL,
+    REPO,
+    DeployedRun,
+    PrefectServer,
+)
 
 pytestmark = pytest.mark.server
 
@@ -106,12 +113,14 @@ def test_run_published_summary_files_table_and_progress(deployed_run: DeployedRu
         if isinstance(files["data"], list)
         else __import__("json").loads(files["data"])
     )
-    assert len(rows) == 5 and {r["status"] for r in rows} == {"ok"}
+    assert len(rows) == N_SAMPLES
+    assert {r["status"] for r in rows} <= {"ok", "quarantined"}
+    assert sum(r["status"] == "ok" for r in rows) >= 5
     assert sum(r["n_articles"] for r in rows) >= 5
     (progress,) = by_type["progress"]
     assert float(progress["data"]) == pytest.approx(100.0)
     # updated after each committed batch (one input per batch in this run), not just at the end
-    assert "5/5 batches committed" in progress["description"]
+    assert f"{N_SAMPLES}/{N_SAMPLES} batches committed" in progress["description"]
     assert deployed_run.progress_seen and deployed_run.progress_seen[-1] == pytest.approx(100.0)
     assert deployed_run.progress_seen == sorted(deployed_run.progress_seen)
 

@@ -105,7 +105,7 @@ def test_summary_artifact_page_shows_run_figures(deployed_run: DeployedRun, tmp_
     # the real figures of this run are on the page, not just the headings
     figures = re.search(r"\| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", summary["data"])
     ok, _skipped, _quarantined, _failed, articles = figures.groups()
-    assert ok == "5" and int(articles) >= 5
+    assert int(ok) >= 5 and int(articles) >= 5
     row = re.search(r"files ok.*?duration\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", text)
     assert row and row.groups() == figures.groups(), text[:2000]
     assert "Entities by label" in text and "LOC" in text
