@@ -22,6 +22,9 @@ def prepare_environment() -> None:
     ensure_camel_data()
 
 
+STARTUP_TIMEOUT_S = 120
+
+
 @contextmanager
 def prefect_api():
     """Use the user's ``PREFECT_API_URL`` or start one local server for the whole run.
@@ -37,7 +40,8 @@ def prefect_api():
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     server = SubprocessASGIServer()
-    server.start()
+    # A cold PREFECT_HOME (database migrations) on a busy machine needs more than 20 s.
+    server.start(timeout=STARTUP_TIMEOUT_S)
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):

@@ -46,6 +46,7 @@ _READ_ALSO = re.compile(r"^\s*[اإأ]قرأ\s+[اأ]يضا\s*(?:[:：]\s*(?P<ti
 _SITE_LINE = re.compile(
     r"^(?P<site>.{2,40}?)\s+(?:ا|\||-|–|—|/|:)\s+(?P<dateline>[^\d\s][^.!؟?]{1,30})$"
 )
+_BARE_DATELINE = re.compile(r"^[\u0621-\u064a]+(?: [\u0621-\u064a]+){0,2}$")
 _TERMINAL = ".!?؟…"
 # Lines that are site furniture, not article text (share prompts, rights, tags).
 _BOILERPLATE = re.compile(
@@ -133,9 +134,14 @@ def _parse_header(lines: list[str]) -> tuple[ParsedArticle, int]:
     if i < len(lines) and (m := _DATE_LINE.match(lines[i])):
         art.date_raw = m.group(1).strip()
         i += 1
+    dated = i > 1
     if i < len(lines) and len(lines[i].split()) <= 8 and lines[i][-1] not in _TERMINAL:
         if m := _SITE_LINE.match(lines[i]):
             art.source_name, art.dateline = m.group("site").strip(), m.group("dateline").strip()
+            i += 1
+        elif dated and _BARE_DATELINE.match(lines[i]):
+            # الرياض alone under the date line: a dateline without the site name
+            art.dateline = lines[i]
             i += 1
     return art, i
 

@@ -35,6 +35,7 @@ TXT_PARTS = {
     "002_tunis_culture.txt": 1,
     "003_amman_weather.txt": 2,
     "004_riyadh_tech.txt": 1,
+    "006_amman_weather_repost.txt": 1,
 }
 KEYS = {
     "articles": ["article_id"],
@@ -43,6 +44,7 @@ KEYS = {
     "entities": ["article_id", "sentence_index", "token_start", "token_end", "label"],
 }
 CONTENT = ("articles", "sentences", "tokens", "entities")
+N_FILES = len(list(SAMPLES.iterdir()))
 
 
 def _expected_articles() -> dict[str, int]:
@@ -132,13 +134,13 @@ def test_first_run_row_counts(runs) -> None:
     expected = _expected_articles()
     t = runs["first_tables"]
     files = t["files"]
-    assert len(files) == len(expected) == 5
+    assert len(files) == len(expected) == N_FILES
     assert (files["status"] == "ok").all() and files["reason"].isna().all()
     names = files["source_uri"].map(lambda u: Path(u).name)
     assert dict(zip(names, files["n_articles"], strict=True)) == expected
-    assert len(t["articles"]) == sum(expected.values()) == 10
+    assert len(t["articles"]) == sum(expected.values())
     summary = runs["first"]
-    assert summary["outcome"] == "completed" and summary["files"] == {"ok": 5}
+    assert summary["outcome"] == "completed" and summary["files"] == {"ok": N_FILES}
     for name in ("articles", "sentences", "tokens", "entities"):
         assert summary[name] == len(t[name]), name
     assert len(t["entities"]) > 0
@@ -226,10 +228,10 @@ def test_second_run_adds_no_content_rows(runs) -> None:
         b = second[name].sort_values(KEYS[name]).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, check_dtype=True, obj=name)
     summary = runs["second"]
-    assert summary["files"] == {"skipped_unchanged": 5} and summary["articles"] == 0
+    assert summary["files"] == {"skipped_unchanged": N_FILES} and summary["articles"] == 0
     files = second["files"]
     later = files[files["run_id"] == summary["run_id"]]
-    assert len(files) == 10 and len(later) == 5
+    assert len(files) == 2 * N_FILES and len(later) == N_FILES
     assert set(later["status"]) == {"skipped_unchanged"}
     assert set(later["file_id"]) == set(first["files"]["file_id"])
 
@@ -244,13 +246,15 @@ def test_full_refresh_keeps_ids_without_duplicates(runs) -> None:
         if name != "entities":
             assert len(df) == len(first[name]), name
     summary = runs["refresh"]
-    assert summary["files"] == {"ok": 5} and summary["articles"] == 10
+    assert summary["files"] == {"ok": N_FILES} and summary["articles"] == sum(
+        _expected_articles().values()
+    )
     # the re-processed articles are now credited to the refresh run
     assert set(refresh["articles"]["run_id"]) == {summary["run_id"]}
     runs_per_status = Counter(
         zip(refresh["files"]["run_id"], refresh["files"]["status"], strict=True)
     )
-    assert runs_per_status[(summary["run_id"], "ok")] == 5
+    assert runs_per_status[(summary["run_id"], "ok")] == N_FILES
 
 
 def test_cli_full_refresh_flag_reaches_the_flow_parameters() -> None:
@@ -283,6 +287,6 @@ def test_flow_run_publishes_artifacts(runs, prefect_server: PrefectServer) -> No
     files = by_key["akhbar-files"]
     assert files.type == "table"
     rows = json.loads(files.data) if isinstance(files.data, str) else files.data
-    assert len(rows) == 5
+    assert len(rows) == N_FILES
     progress = [a for a in arts if a.type == "progress"]
     assert progress and float(progress[0].data) == pytest.approx(100.0)
