@@ -134,7 +134,8 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
     from tasks.entities import recognize_entities, resolve_ner_method
 
     method = resolve_ner_method(config.ner)
-    spans = recognize_entities(sentences, morph, method)
+    docs = tokens.column("article_id").take(pa.array(starts)).to_pylist()
+    spans = recognize_entities(sentences, morph, method, documents=docs)
     texts = dict(
         zip(
             articles.column("article_id").to_pylist(),

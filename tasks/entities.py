@@ -743,6 +743,7 @@ def recognize_entities(
     sentences: list[list[str]],
     morph: dict[str, list] | None = None,
     method: str = "rules",
+    documents: list | None = None,
 ) -> list[EntitySpan]:
     """Find entity spans in tokenized sentences.
 
@@ -751,6 +752,8 @@ def recognize_entities(
         morph: Optional per-token columns flattened over all sentences in order; uses
             ``pos``, ``is_oov`` and ``gloss`` when present.
         method: ``rules`` or ``camelbert``.
+        documents: Optional document key per sentence (e.g. its article id): names
+            recalled from earlier mentions never cross into another document.
 
     Returns:
         Spans sorted by sentence and start token; ``sentence`` indexes ``sentences``.
@@ -779,17 +782,20 @@ def recognize_entities(
         views.append(s)
         out.extend(_sentence_spans(si, s, "rules"))
         offset += m
-    return _recall_names(out, views)
+    return _recall_names(out, views, documents)
 
 
-def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[EntitySpan]:
+def _recall_names(
+    spans: list[EntitySpan], views: list[_Sentence], documents: list | None = None
+) -> list[EntitySpan]:
     """Label later bare mentions of names found with evidence earlier in the batch.
 
     A family name seen in a full name (نجيب محفوظ) or after a title (الرئيس شيراك) is a
     person again when it stands alone (قال محفوظ); a place found after a cue (مدينة بنها)
     is a place again. One name, one sense per batch of articles.
     """
-    memory: dict[str, tuple[str, int]] = {}  # form -> (label, sentence first seen)
+    doc = documents if documents is not None else [0] * len(views)
+    memory: dict[tuple, tuple[str, int]] = {}  # (document, form) -> (label, sentence first seen)
     for sp in spans:
         if sp.score == _SCORE["gazetteer"] or sp.score == _SCORE["morph"]:
             continue
@@ -800,9 +806,9 @@ def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[Entit
             if (multi or sp.score == _SCORE["title"]) and \
                     last not in v.g.first_names and last not in _ORDINALS and len(last) > 2 \
                     and not v.stop(sp.token_end - 1) and not (multi and last.startswith("ال")):
-                memory.setdefault(last, ("PER", sp.sentence))
+                memory.setdefault((doc[sp.sentence], last), ("PER", sp.sentence))
         elif sp.label == "LOC" and sp.token_end - sp.token_start == 1 and v.proper(sp.token_start):
-            memory.setdefault(v.norm(sp.token_start), ("LOC", sp.sentence))
+            memory.setdefault((doc[sp.sentence], v.norm(sp.token_start)), ("LOC", sp.sentence))
     if not memory:
         return spans
     covered: dict[int, set[int]] = {}
@@ -815,7 +821,7 @@ def _recall_names(spans: list[EntitySpan], views: list[_Sentence]) -> list[Entit
         cov = covered.get(si, ())
         for k, tok in enumerate(v.toks):
             for form, skip in _forms(tok):
-                hit = memory.get(form)
+                hit = memory.get((doc[si], form))
                 if hit is not None and 0 <= si - hit[1] <= _MEMORY_SENTENCES \
                         and k not in cov and not v.stop(k):
                     extra.append(EntitySpan(si, k, k + 1, hit[0], _SCORE["memory"], "rules",

@@ -182,3 +182,13 @@ def test_camelbert_labels_become_spans(monkeypatch: pytest.MonkeyPatch) -> None:
         (4, 5, "LOC", 1, "camelbert"),
         (5, 6, "ORG", 0, "camelbert"),
     ]
+
+
+def test_recalled_names_stay_inside_their_document() -> None:
+    # "محفوظ" alone is a person only where the full name was seen in the same article
+    full = simple_word_tokenize("وقال الكاتب نجيب محفوظ إن الرواية تعيش طويلا .")
+    alone = simple_word_tokenize("وأضاف محفوظ أن القراء يتغيرون .")
+    same = recognize_entities([full, alone], documents=["a", "a"])
+    other = recognize_entities([full, alone], documents=["a", "b"])
+    assert any(sp.sentence == 1 and sp.label == "PER" for sp in same)
+    assert not any(sp.sentence == 1 for sp in other)
