@@ -302,7 +302,7 @@ def _prune_quarantine(out: Path, run_ids: list[str]) -> int:
         for entry in sorted(qdir.iterdir()):
             # Entries are <file_id>__<basename> and <file_id>__<basename>.json.
             fid = entry.name.split("__", 1)[0]
-            if (qdir.name, fid) not in committed:
+            if entry.is_file() and (qdir.name, fid) not in committed:
                 entry.unlink(missing_ok=True)
                 removed += entry.suffix == ".json"
         if not any(qdir.iterdir()):
