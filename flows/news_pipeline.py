@@ -10,7 +10,6 @@ process (``ProcessPoolTaskRunner``) or on a Dask cluster. Commits happen one at
 a time, in batch order, in the flow process, which owns the dataset.
 """
 
-from __future__ import annotations
 
 import time
 from collections import Counter, deque
