@@ -1,7 +1,6 @@
 """The README's "Using the output" snippets, run as written against the sample output.
 
-Snippets come from README.md when it has the section, else from
-docs/using-the-output.md (where the section is drafted). Python blocks are run
+Snippets come from README.md's section. Python blocks are run
 per "###" subsection in one namespace (later blocks continue earlier ones),
 with the literal ``"data/out"`` pointed at a fresh ``akhbar run data/samples``.
 """
@@ -23,12 +22,10 @@ _SECTION = "## Using the output"
 
 
 def _section_text() -> str:
-    readme = REPO / "README.md"
-    if readme.exists() and _SECTION in (text := readme.read_text(encoding="utf-8")):
-        start = text.index(_SECTION)
-        nxt = re.search(r"^## ", text[start + len(_SECTION) :], re.M)
-        return text[start : start + len(_SECTION) + nxt.start()] if nxt else text[start:]
-    return (REPO / "docs" / "using-the-output.md").read_text(encoding="utf-8")
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(_SECTION)
+    nxt = re.search(r"^## ", text[start + len(_SECTION) :], re.M)
+    return text[start : start + len(_SECTION) + nxt.start()] if nxt else text[start:]
 
 
 def _blocks(lang: str) -> dict[str, list[str]]:
