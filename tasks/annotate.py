@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.clean import normalize_ar
 from tasks.config import AnnotateConfig
 from tasks.errors import SchemaError
 from tasks.schemas import ENTITIES, TOKENS
@@ -36,27 +37,17 @@ class AnnotateResult:
 
 
 @lru_cache(maxsize=1)
-def _string_tools():
+def _ar2bw():
     from camel_tools.utils.charmap import CharMapper
-    from camel_tools.utils.dediac import dediac_ar
-    from camel_tools.utils.normalize import (
-        normalize_alef_ar,
-        normalize_alef_maksura_ar,
-        normalize_teh_marbuta_ar,
-    )
 
-    ar2bw = CharMapper.builtin_mapper("ar2bw")
-
-    def norm(s: str) -> str:
-        # أحمد/إلى/مدرسة -> احمد/الي/مدرسه: the forms users search by
-        return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(s))))
-
-    return dediac_ar, norm, ar2bw
+    return CharMapper.builtin_mapper("ar2bw")
 
 
 def normalize_types(types: list[str]) -> dict[str, list]:
     """``dediac``, ``norm``, ``translit`` and ``is_arabic`` for each word type."""
-    dediac, norm, ar2bw = _string_tools()
+    from camel_tools.utils.dediac import dediac_ar as dediac
+
+    norm, ar2bw = normalize_ar, _ar2bw()
     out: dict[str, list] = {"dediac": [], "norm": [], "translit": [], "is_arabic": []}
     for t in types:
         is_ar = _ARABIC.search(t) is not None

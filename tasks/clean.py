@@ -198,7 +198,7 @@ def _related(lines: list[str]) -> ParsedArticle:
 
 
 @lru_cache(maxsize=1)
-def _normalizers():
+def _camel_normalize():
     from camel_tools.utils.dediac import dediac_ar
     from camel_tools.utils.normalize import (
         normalize_alef_ar,
@@ -206,15 +206,21 @@ def _normalizers():
         normalize_teh_marbuta_ar,
     )
 
-    def norm(s: str) -> str:
-        return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(s))))
+    return dediac_ar, normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
 
-    return norm
+
+def normalize_ar(text: str) -> str:
+    """Dediacritized, alef/yaa/teh-marbuta normalized text (camel-tools' normalizers).
+
+    أحمد/إلى/مدرسةٌ -> احمد/الي/مدرسه: the forms users search by.
+    """
+    dediac, alef, maksura, teh = _camel_normalize()
+    return teh(maksura(alef(dediac(text))))
 
 
 def content_hash(text: str) -> str:
     """SHA-256 of the text after dediac and alef/yaa/teh-marbuta normalization."""
-    norm = _normalizers()(" ".join(text.split()))
+    norm = normalize_ar(" ".join(text.split()))
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
