@@ -21,8 +21,9 @@ gets its analyses grouped into readings (one per lemma+POS) and scored:
    penalized (news is 3rd person); coarse POS priors (noun > adj > verb > proper
    noun) break the remaining ties.
 2. *Corpus priors*, learnt without supervision: every occurrence of a word form
-   whose analyses all share one (lemma, POS) is counted; counts accumulate over the
-   batches a process annotates, and an ambiguous word then adds
+   whose analyses all share one (lemma, POS) is counted in the chunk being annotated
+   (so results never depend on what a worker processed before), and an ambiguous
+   word then adds
    ``min(1, 0.5 * log(1 + count))`` to each open-class reading (a hard-count EM
    step), e.g. علم as the noun "flag" once أعلام/العلم have been seen. Readings that
    the shape priors made a function word or adverb are never overruled.
@@ -731,11 +732,17 @@ class Morphology:
         return entry
 
     def _rank_batch(self, words: Counter[str]) -> dict[str, list[tuple]]:
-        """Add corpus evidence from this batch, then order each type's readings.
+        """Count corpus evidence in this batch, then order each type's readings.
 
-        Rankings are cached per type and recomputed for all types only after the
-        evidence grew by a fifth (log-scaled evidence barely moves in between).
+        Evidence comes from this batch only, so a chunk's analyses never depend on
+        which chunks the same worker process happened to annotate before it: a re-run,
+        a resumed run or another worker count gives the same tokens table.
         """
+        self._evidence.clear()
+        self._seen.clear()
+        self._ranked.clear()
+        self._oov_keys.clear()
+        self._ev_total = self._ranked_at = 0
         ev = self._evidence
         seen = self._seen
         cache = self._ranked

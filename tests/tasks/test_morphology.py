@@ -135,6 +135,14 @@ def test_columns_are_flat_and_aligned(bama) -> None:
     assert all(len(v) == 3 for v in cols.values())
 
 
+def test_analyses_do_not_depend_on_earlier_batches(bama) -> None:
+    # a worker's history must not change a chunk's analyses (reproducible re-runs)
+    chunk = [s.split() for s in ("علم الطالب أن العلم مفيد", "رفع العلم فوق المدرسة")]
+    first = bama.analyze_sentences(chunk)
+    bama.analyze_sentences([["العلوم"] * 3000])  # evidence for عِلْم "science"
+    assert bama.analyze_sentences(chunk) == first
+
+
 def test_upos_map_covers_ud_tags() -> None:
     assert set(morphology.UPOS_MAP.values()) <= {
         "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
