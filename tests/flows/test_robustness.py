@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,8 @@ def test_torture_run_completes_and_accounts_for_every_input(torture):
     assert len(rows) == sum(len(e.members) for e in expected.values())
     acc = check_accounting(rows, expected)
     assert acc.problems == []
+    if acc.gaps:  # documented in tests/badinputs.KNOWN_GAPS, to be fixed in their stage
+        warnings.warn(f"known accounting gaps (kind: rows): {acc.gaps}", stacklevel=1)
     assert set(acc.kinds) == kinds | {"good"}
     summary = _summary(proc.stdout)
     assert summary["outcome"] == "completed"
