@@ -85,12 +85,14 @@ def fetch_stage(spec: BatchSpec, known: dict[str, str]) -> dict:
     for key, sha in known.items():
         uri, member = key.split("\x1f", 1)
         manifest[(uri, member or None)] = sha
-    result = fetch.fetch_batch(
-        [fetch.Source(u) for u in spec.sources],
-        spec.params.fetch,
-        known=manifest,
-        quarantine_dir=str(Path(spec.out) / "_quarantine" / spec.run_id),
-    )
+    qdir = str(Path(spec.out) / "_quarantine" / spec.run_id)
+    sources = [fetch.Source(u) for u in spec.sources]
+    try:
+        result = fetch.fetch_batch(sources, spec.params.fetch, known=manifest, quarantine_dir=qdir)
+    except (OSError, TimeoutError, ConnectionError, TransientError):
+        raise  # transient: Prefect retries the task
+    except Exception:  # noqa: BLE001 - one input crashed fetch (a bug): isolate it (issue 5)
+        result = _fetch_one_by_one(sources, spec, manifest, qdir)
     write.save_stage(result.files, _path(spec, "files"))
     size = spec.params.chunk_size
     records = result.records
@@ -101,6 +103,30 @@ def fetch_stage(spec: BatchSpec, known: dict[str, str]) -> dict:
         chunks.append(sorted(set(part.column("file_id").to_pylist())))
     stats = {"spec": spec, "records": records.num_rows, "chunk_files": chunks}
     return _timed(stats, "fetch", t0)
+
+
+def _fetch_one_by_one(
+    sources: list[fetch.Source], spec: BatchSpec, manifest: dict, qdir: str
+) -> fetch.FetchResult:
+    """Fetch each source alone; one that crashes fetch becomes a failed files row."""
+    empty = fetch.fetch_batch([], spec.params.fetch)
+    files, records = [empty.files], [empty.records]
+    for src in sources:
+        try:
+            one = fetch.fetch_batch([src], spec.params.fetch, known=manifest, quarantine_dir=qdir)
+        except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on deeply nested JSON
+            row = {
+                "file_id": fetch.file_id_for(src.uri, None),
+                "source_uri": src.uri,
+                "status": "failed",
+                "reason": Reason.PROCESSING_ERROR.value,
+                "message": f"{src.uri}: fetch crashed: {type(exc).__name__}: {exc}"[:500],
+            }
+            files.append(pa.Table.from_pylist([row], schema=empty.files.schema))
+            continue
+        files.append(one.files)
+        records.append(one.records)
+    return fetch.FetchResult(pa.concat_tables(files), pa.concat_tables(records))
 
 
 @task(name="clean", **_TASK)
