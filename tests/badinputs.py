@@ -291,9 +291,9 @@ KNOWN_GAPS: dict[str, tuple[set[tuple[str, str | None, str | None]], str]] = {
         "file is quarantined as no_articles instead of empty_after_clean",
     ),
     "deeply_nested_json": (
-        set(),
-        "json.loads raises RecursionError, which fetch._parse_json does not catch: the "
-        "whole batch task fails and the run with it",
+        {("failed", "processing_error", None)},
+        "json.loads raises RecursionError, which fetch._parse_json does not catch; the flow "
+        "re-fetches the batch one input at a time and fails only that input",
     ),
 }
 

@@ -29,7 +29,7 @@ import pytest
 
 from tasks import fetch, write
 from tasks.clean import arabic_ratio
-from tasks.config import CleanConfig, FetchConfig
+from tasks.config import CleanConfig
 from tests.badinputs import KINDS, check_accounting, make_bad_inputs, make_good_inputs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,17 +59,6 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def _deep_json_is_handled(tmp: Path) -> bool:
-    """Whether fetch quarantines deeply nested JSON (a RecursionError kills the batch today)."""
-    p = tmp / "deep.json"
-    p.write_text("[" * 50_000 + "]" * 50_000)
-    try:
-        fetch.fetch_batch([fetch.Source(str(p))], FetchConfig())
-    except RecursionError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def torture(tmp_path_factory):
     """One pipeline run over >= 200 malformed inputs of every kind plus good articles.
@@ -79,11 +68,6 @@ def torture(tmp_path_factory):
     root = tmp_path_factory.mktemp("torture")
     inp, out = root / "in", root / "out"
     expected = make_bad_inputs(inp, per_kind=9)
-    if not _deep_json_is_handled(root):
-        # Reported to fetch (KNOWN_GAPS): with these in, the whole run fails.
-        for path in [p for p, e in expected.items() if e.kind == "deeply_nested_json"]:
-            os.remove(path)
-            del expected[path]
     good = make_good_inputs(inp, 12)
     expected.update(good)
     out.mkdir()
