@@ -210,12 +210,23 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
                 sources=batch,
                 params=params,
             )
+            t0 = time.perf_counter()
             fetched = pool.submit(_direct_fetch, spec).result()
+            t1 = time.perf_counter()
             futures = [
                 pool.submit(_direct_chunk, spec, k) for k in range(len(fetched["chunk_files"]))
             ]
-            stats = npm.commit_stage.fn(fetched, [f.result() for f in futures], [])
-            print(json.dumps({"tokens": stats["tokens"], "articles": stats["articles"]}))
+            results = [f.result() for f in futures]
+            t2 = time.perf_counter()
+            stats = npm.commit_stage.fn(fetched, results, [])
+            phases = {
+                "fetch_incl_pool_start": t1 - t0,
+                "chunks": t2 - t1,
+                "commit": time.perf_counter() - t2,
+            }
+            counts = {"tokens": stats["tokens"], "articles": stats["articles"]}
+            counts["phases"] = {k: round(v, 2) for k, v in phases.items()}
+            print(json.dumps(counts))
         write.remove_run_staging(out, run_id)
 
 
@@ -233,6 +244,7 @@ def run_direct(inputs: list[str], workers: int) -> dict:
     counts = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
     return {
         "wall_s": round(wall, 2),
+        "phases": [c["phases"] for c in counts],
         "tokens": sum(c["tokens"] for c in counts),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
         "load_before": load,
@@ -438,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         report["orchestration_share"] = round(share, 3)
         print(
             f"\n== direct (same stage code and pool, no Prefect) ==\nwall_s {direct['wall_s']}"
+            f"  phases per batch {direct['phases']}"
             f"  peak_rss_mb {direct['peak_rss_mb']}  load {direct['load_before']}->"
             f"{direct['load_after']}"
         )
