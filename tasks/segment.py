@@ -7,6 +7,7 @@ clitics left attached); every token and sentence records ``char_start`` and
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -55,23 +56,38 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
     return out
 
 
+@functools.cache
 def _tokenizer():
+    """``simple_word_tokenize`` and a test for the characters where it can split a word."""
+    import regex
     from camel_tools.tokenizers.word import simple_word_tokenize
 
-    return simple_word_tokenize
+    # simple_word_tokenize tries its symbol/emoji regex at every character of every word;
+    # each of that regex's alternatives starts with one of these characters, so a word
+    # without any (most Arabic words) is one token as it stands.
+    starter = regex.compile(r"[\p{RI}\p{Emoji}\p{S}\p{P}0-9*#]")
+    return simple_word_tokenize, starter.search
 
 
 def tokenize_with_offsets(text: str, base: int = 0) -> list[tuple[str, int, int]]:
-    """Words of ``text`` as ``(token, start, end)`` with offsets shifted by ``base``."""
+    """Words of ``text`` as ``(token, start, end)`` with offsets shifted by ``base``.
+
+    The tokens are camel-tools' ``simple_word_tokenize(text)``: whitespace-separated
+    words with punctuation and symbols split off.
+    """
+    tokenize, may_split = _tokenizer()
     out = []
     pos = 0
     find = text.find
-    for tok in _tokenizer()(text):
-        i = find(tok, pos)
-        if i < 0:  # the tokenizer never rewrites characters; guard anyway
+    for word in text.split():
+        i = find(word, pos)
+        pos = i + len(word)
+        if may_split(word) is None:
+            out.append((word, base + i, base + pos))
             continue
-        pos = i + len(tok)
-        out.append((tok, base + i, base + pos))
+        for tok in tokenize(word):  # pieces of the word, in order and contiguous
+            out.append((tok, base + i, base + i + len(tok)))
+            i += len(tok)
     return out
 
 
