@@ -273,7 +273,10 @@ def clean_batch(records: pa.Table, config: CleanConfig) -> CleanResult:
     for rec in records.to_pylist():
         ref = _reference_time(rec["reference_time"])
         parent_id = None
-        for part, art in enumerate(_record_articles(rec), start=1):
+        parsed_articles = _record_articles(rec)
+        if not parsed_articles:  # nothing left after cleaning (only diacritics, blank lines)
+            rejected.setdefault(rec["file_id"], Counter())[Reason.EMPTY_AFTER_CLEAN.value] += 1
+        for part, art in enumerate(parsed_articles, start=1):
             reason = _reject_reason(art.body, config)
             if reason is not None:
                 rejected.setdefault(rec["file_id"], Counter())[reason] += 1
