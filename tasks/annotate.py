@@ -148,19 +148,20 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
             strict=True,
         )
     )
-    aid = tokens.column("article_id")
-    sidx = tokens.column("sentence_index")
     cs = tokens.column("char_start").to_numpy()
     ce = tokens.column("char_end").to_numpy()
+    firsts = [int(starts[sp.sentence]) + sp.token_start for sp in spans]
+    # One take per column instead of a scalar lookup per span.
+    index = pa.array(firsts, pa.int64())
+    aids = tokens.column("article_id").take(index).to_pylist()
+    sidxs = tokens.column("sentence_index").take(index).to_pylist()
     rows: dict[str, list] = {n: [] for n in ENTITIES.names}
-    for sp in spans:
-        first = int(starts[sp.sentence]) + sp.token_start
+    for sp, first, article, sentence_index in zip(spans, firsts, aids, sidxs, strict=True):
         last = int(starts[sp.sentence]) + sp.token_end - 1
         start = int(cs[first]) + sp.skip_chars
         end = int(ce[last]) - sp.trim_chars
-        article = aid[first].as_py()
         rows["article_id"].append(article)
-        rows["sentence_index"].append(sidx[first].as_py())
+        rows["sentence_index"].append(sentence_index)
         rows["token_start"].append(sp.token_start)
         rows["token_end"].append(sp.token_end)
         rows["char_start"].append(start)
