@@ -3,7 +3,7 @@
 Usage::
 
     python bench/throughput.py INPUT... [--workers N] [--repeat K] [--runs R]
-        [--no-baseline] [--no-direct] [--json PATH]
+        [--no-baseline] [--no-direct] [--dask N] [--json PATH]
 
 In one invocation this measures, each in a fresh child process tree:
 
@@ -30,6 +30,9 @@ In one invocation this measures, each in a fresh child process tree:
 ``--repeat K`` (K > 1) also runs the pipeline on K copies of the inputs (JSON arrays in
 zip/json files rewritten with distinct urls and titles, so every article gets a new id)
 and reports the RSS and wall-time ratios of K x over 1 x.
+
+``--dask N`` instead runs only the pipeline, on a local Dask cluster of N worker processes
+(``--dask-address``), for the scale-out speed-up (N=1 vs N=2).
 
 The machine is shared: ``--runs R`` repeats the pipeline measurement and reports
 min/median/max; the load average is printed with every figure.
@@ -118,11 +121,14 @@ def _child_env(prefect_home: str | None) -> dict[str, str]:
     return env
 
 
-def run_pipeline(inputs: list[str], workers: int | None, prefect_home: str | None) -> dict:
+def run_pipeline(
+    inputs: list[str], workers: int | None, prefect_home: str | None, dask: str | None = None
+) -> dict:
     """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS."""
     out = Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
     cmd = [str(Path(sys.executable).with_name("akhbar")), "run", *inputs, "--out", str(out)]
     cmd += ["--json"] + (["--workers", str(workers)] if workers else [])
+    cmd += ["--dask-address", dask] if dask else []
     load = _load()
     t0 = time.perf_counter()
     proc = psutil.Popen(
@@ -425,6 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-direct", action="store_true")
     ap.add_argument("--prefect-home", help="PREFECT_HOME for the runs (default: inherited)")
+    ap.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        help="run the pipeline on a local Dask cluster of N worker processes (1 thread each; "
+        "the cluster is started before the clock; its workers' RSS is not in the tree)",
+    )
     ap.add_argument("--json", type=Path, help="also write all figures here")
     ap.add_argument("--_direct", help=argparse.SUPPRESS)
     ap.add_argument("--_baseline", help=argparse.SUPPRESS)
@@ -439,6 +452,24 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or None
     print(f"cores {os.cpu_count()}, load {_load()}, workers {args.workers or 'per core'}")
     report: dict = {"inputs": args.inputs, "workers": args.workers}
+    if args.dask:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=args.dask, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        report["dask_workers"] = args.dask
+        try:
+            runs = [
+                run_pipeline(args.inputs, None, args.prefect_home, cluster.scheduler_address)
+                for _ in range(args.runs)
+            ]
+        finally:
+            cluster.close()
+        _print_runs(f"pipeline on a LocalCluster of {args.dask} Dask workers", runs)
+        if args.json:
+            args.json.write_text(json.dumps({**report, "pipeline": runs}, indent=2))
+        return 0
     runs = [run_pipeline(args.inputs, workers, args.prefect_home) for _ in range(args.runs)]
     report["pipeline"] = runs
     _print_runs("pipeline: akhbar run", runs)
