@@ -52,7 +52,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from camel_tools.utils.dediac import dediac_ar
-from datasketch import MinHash, MinHashLSH
 
 from tasks.config import DedupConfig
 from tasks.errors import ConfigError, SchemaError
@@ -162,6 +161,8 @@ def normalize_for_dedup(text: str) -> str:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    from datasketch import MinHash  # lazy: ~0.45 s and ~48 MB per process, only when signing
+
     a, b = MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
     return a.astype(np.uint32), b.astype(np.uint32)
 
@@ -368,6 +369,8 @@ def _require(table: pa.Table, columns: Sequence[str], name: str) -> None:
 @lru_cache(maxsize=8)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
     return lsh.b, lsh.r
 
