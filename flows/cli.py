@@ -222,15 +222,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except AkhbarError as exc:
         return _usage_error(str(exc))
 
-    from flows import news_pipeline as np_mod
     from flows.console import Console
     from flows.runtime import prefect_api
 
     console = Console(json_mode=args.json)
-    np_mod.BATCH_CALLBACK = console.on_batch
     try:
-        with prefect_api():
-            result = np_mod.news_pipeline(params)
+        with prefect_api() as server:
+            from flows import news_pipeline as np_mod  # imports while the server boots
+
+            server.wait_ready()
+            np_mod.BATCH_CALLBACK = console.on_batch
+            with server.settings():
+                result = np_mod.news_pipeline(params)
     except AkhbarError as exc:
         console.close()
         print(f"akhbar: error: {exc}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 _OFFLINE = {
     "DO_NOT_TRACK": "1",
@@ -25,28 +25,125 @@ def prepare_environment() -> None:
 STARTUP_TIMEOUT_S = 120
 
 
+class LocalServer:
+    """A temporary Prefect API server for one run, started without importing Prefect.
+
+    It is the same ``uvicorn ... prefect.server.api.server:create_app`` process that
+    Prefect's own ephemeral mode starts, but launched first thing so that it boots
+    while the CLI imports Prefect and camel-tools (~3 s saved), and shared through
+    ``PREFECT_API_URL`` with every worker process instead of one server per worker.
+    """
+
+    def __init__(self) -> None:
+        import importlib.util
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        spec = importlib.util.find_spec("prefect")
+        app_dir = os.path.dirname(os.path.dirname(spec.origin))
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                app_dir,
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
+            env=env,
+        )
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+
+    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until the server answers its health check.
+
+        Raises:
+            EnvironmentError_: the server exited or did not answer in time.
+        """
+        import time
+        import urllib.request
+
+        from tasks.errors import EnvironmentError_
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EnvironmentError_(
+                    f"the temporary Prefect server exited with code {self.process.returncode}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise EnvironmentError_(
+            f"the temporary Prefect server on port {self.port} did not start in {timeout_s:.0f} s;"
+            " start one with `prefect server start` and set PREFECT_API_URL"
+        )
+
+    def settings(self):
+        """Prefect settings pointing at this server (also when Prefect was imported earlier)."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        return temporary_settings(updates={PREFECT_API_URL: self.api_url})
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _UserServer:
+    api_url = os.environ.get("PREFECT_API_URL", "")
+
+    def wait_ready(self, timeout_s: float = 0) -> None:
+        return None
+
+    def settings(self):
+        return nullcontext()
+
+
 @contextmanager
 def prefect_api():
-    """Use the user's ``PREFECT_API_URL`` or start one local server for the whole run.
+    """Use the user's ``PREFECT_API_URL``, or start one local server for the whole run.
 
-    Prefect's own ephemeral mode would start a separate temporary server in every
-    worker process; one server shared through ``PREFECT_API_URL`` keeps the run in
-    one place and lets the CLI wait until the server has recorded every task run.
+    Call ``wait_ready()`` on the yielded server before the first Prefect call; import
+    Prefect in between so that its start-up overlaps the server's.
     """
     if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
+        yield _UserServer()
         return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    # A cold PREFECT_HOME (database migrations) on a busy machine needs more than 20 s.
-    server.start(timeout=STARTUP_TIMEOUT_S)
-    os.environ["PREFECT_API_URL"] = server.api_url
+    server = LocalServer()
+    os.environ["PREFECT_API_URL"] = server.api_url  # read by Prefect when it is imported
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
-            _drain_logs()
+        yield server
+        _drain_logs()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
