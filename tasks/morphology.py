@@ -294,15 +294,22 @@ def _read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="latin-1").splitlines()
 
 
+def _entry_fields(line: str) -> tuple[str, str, str, str] | None:
+    """``(form, diac, category, gloss+pos)`` of a BAMA dictionary line; None for comments."""
+    if line.startswith(";") or not line.strip():
+        return None
+    fields = line.split("\t")
+    if len(fields) < 4:
+        return None
+    return fields[0], fields[1], fields[2].strip(), fields[3]
+
+
 def _affix_entries(path: Path, is_prefix: bool) -> list[tuple[str, str, str]]:
     entries: dict[tuple[str, str, str], None] = {}
     for line in _read_lines(path):
-        if line.startswith(";") or not line.strip():
+        if (entry := _entry_fields(line)) is None:
             continue
-        fields = line.split("\t")
-        if len(fields) < 4:
-            continue
-        form, diac, cat, rest = fields[0], fields[1], fields[2].strip(), fields[3]
+        form, diac, cat, rest = entry
         key = _key(form)
         if key is None:
             continue
@@ -377,12 +384,9 @@ def _stem_entries(path: Path) -> list[str]:
             if token and " " not in token and ":" not in token:
                 lemma_bw = re.split(r"[_-]", token)[0]
             continue
-        if line.startswith(";") or not line.strip():
+        if (entry := _entry_fields(line)) is None:
             continue
-        fields = line.split("\t")
-        if len(fields) < 4:
-            continue
-        form, diac, cat, rest = fields[0], fields[1], fields[2].strip(), fields[3]
+        form, diac, cat, rest = entry
         key = _key(form)
         if not key or not diac:
             continue
