@@ -239,6 +239,17 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
 def run_direct(inputs: list[str], workers: int) -> dict:
     out = Path(tempfile.mkdtemp(prefix="akhbar-bench-direct-"))
     cmd = [sys.executable, __file__, "--_direct", str(out), "--workers", str(workers), *inputs]
+    stdout, measured = _run_monitored(cmd, "direct run")
+    counts = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return {
+        "phases": [c["phases"] for c in counts],
+        "tokens": sum(c["tokens"] for c in counts),
+        **measured,
+    }
+
+
+def _run_monitored(cmd: list[str], what: str) -> tuple[str, dict]:
+    """Run a helper subprocess; its stdout, and wall time, peak tree RSS and load around it."""
     load = _load()
     t0 = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(None))
@@ -246,12 +257,9 @@ def run_direct(inputs: list[str], workers: int) -> dict:
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"direct run failed: {stderr.decode()[-2000:]}")
-    counts = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
-    return {
+        raise RuntimeError(f"{what} failed: {stderr.decode()[-2000:]}")
+    return stdout.decode(), {
         "wall_s": round(wall, 2),
-        "phases": [c["phases"] for c in counts],
-        "tokens": sum(c["tokens"] for c in counts),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
         "load_before": load,
         "load_after": _load(),
@@ -324,25 +332,15 @@ def run_baseline(pipeline_out: str) -> dict:
     sentences = str(Path(pipeline_out) / "sentences")
     dest = Path(tempfile.mkdtemp(prefix="akhbar-bench-base-")) / "tokens.parquet"
     cmd = [sys.executable, __file__, "--_baseline", sentences, str(dest)]
-    load = _load()
-    t0 = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(None))
-    with TreeMonitor(proc) as mon:
-        stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"baseline failed: {stderr.decode()[-2000:]}")
-    res = json.loads(stdout.decode().strip().splitlines()[-1])
+    stdout, measured = _run_monitored(cmd, "baseline")
+    res = json.loads(stdout.strip().splitlines()[-1])
     timed = res["load_s"] + res["analyze_s"]  # from the first camel-tools import to the file
     return {
-        "wall_s": round(wall, 2),
         "timed_s": round(timed, 2),
         "tokens": res["tokens"],
         "words_per_s": round(res["tokens"] / timed),
         "words_per_s_after_load": round(res["tokens"] / res["analyze_s"]),
-        "peak_rss_mb": round(mon.peak_rss / 2**20),
-        "load_before": load,
-        "load_after": _load(),
+        **measured,
     }
 
 
