@@ -147,12 +147,19 @@ class PrefectServer:
             self.procs.remove(proc)
 
     def get(self, path: str) -> dict | list:
-        r = httpx.get(f"{self.api}{path}", timeout=10)
-        r.raise_for_status()
-        return r.json()
+        return self._request("GET", path)
 
     def post(self, path: str, body: dict) -> dict | list:
-        r = httpx.post(f"{self.api}{path}", json=body, timeout=10)
+        return self._request("POST", path, body)
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict | list:
+        # A busy SQLite-backed server answers 503 for a moment (database locked); Prefect's
+        # own client retries those, so the tests do too, a bounded number of times.
+        for attempt in range(6):
+            r = httpx.request(method, f"{self.api}{path}", json=body, timeout=10)
+            if r.status_code not in (429, 502, 503) or attempt == 5:
+                break
+            time.sleep(0.5 * 2**attempt)
         r.raise_for_status()
         return r.json()
 
