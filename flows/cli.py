@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from flows.train import add_train_parser, cmd_train
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -165,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write it (default: $AKHBAR_CACHE_DIR or the user cache)",
     )
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    add_train_parser(sub)
     return p
 
 
@@ -399,6 +402,7 @@ COMMANDS = {
     "query": cmd_query,
     "report": cmd_report,
     "serve": cmd_serve,
+    "train": cmd_train,
 }
 
 

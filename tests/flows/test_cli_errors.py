@@ -108,3 +108,9 @@ def test_locked_out_is_refused_before_any_work(tmp_path):
 def test_unknown_command_and_missing_input_are_usage_errors():
     assert _akhbar("frobnicate").returncode == 2
     assert _akhbar("run").returncode == 2
+
+
+def test_train_with_a_missing_corpus_names_it(tmp_path):
+    proc = _akhbar("train", "clusters", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "nope" in proc.stderr
