@@ -50,7 +50,7 @@ KEYS = {
 # Columns that legitimately differ between a killed-and-resumed dataset and a clean one.
 VOLATILE = {"run_id", "batch_id", "processed_at"}
 # Morphology readings ranked with corpus priors that accumulate over the batches a worker
-# process has annotated (tasks/morphology.py): they depend on processing history, so a
+# process has annotated (tasks/morphology/ranker.py): they depend on processing history, so a
 # resumed run (or another schedule of chunks over workers) may rank a few words apart.
 # Compared separately and reported, not counted as data loss or duplication.
 RANKED = {"lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok"}

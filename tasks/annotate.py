@@ -2,7 +2,7 @@
 
 Token-level string work (norm, dediac, translit, is_arabic) is done once per
 distinct word type of the batch and broadcast back with Arrow ``take``; the
-morphology (``tasks/morphology.py``) caches analyses per type per process.
+morphology (``tasks/morphology/``) caches analyses per type per process.
 """
 
 from __future__ import annotations

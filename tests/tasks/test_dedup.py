@@ -1,4 +1,4 @@
-"""Tests for tasks/dedup.py: exact and near duplicates, story clusters, persistence."""
+"""Tests for tasks/dedup/: exact and near duplicates, story clusters, persistence."""
 
 from __future__ import annotations
 

@@ -168,7 +168,7 @@ def test_anercorp_floor_without_morphology(shared_dir) -> None:
 
 def test_camelbert_labels_become_spans(monkeypatch: pytest.MonkeyPatch) -> None:
     # a stand-in for NERecognizer: the BIO -> span conversion and clitic skip are ours
-    import tasks.entities as ent
+    import tasks.entities.camelbert as ent
 
     class _Fake:
         def predict(self, sentences: list[list[str]]) -> list[list[str]]:

@@ -437,7 +437,7 @@ def test_large_plain_file_capped(tmp_path):
 
 
 def test_permission_denied(tmp_path, monkeypatch):
-    import tasks.fetch as fetch_mod
+    import tasks.fetch.sources as fetch_mod
 
     p = tmp_path / "secret.txt"
     p.write_text(NEWS_TXT)
@@ -460,7 +460,7 @@ def test_permission_denied(tmp_path, monkeypatch):
 def test_transient_local_io_error_is_retried(tmp_path, monkeypatch):
     import errno
 
-    import tasks.fetch as fetch_mod
+    import tasks.fetch.sources as fetch_mod
 
     p = tmp_path / "flaky.txt"
     p.write_text(NEWS_TXT)

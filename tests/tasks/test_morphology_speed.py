@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks import morphology
+from tasks.morphology import analyzer
 
 # Clitics, hamza/teh-marbuta spelling variants, tanween, a sun-letter article, shadda,
 # digits, punctuation, Latin, a mixed token and out-of-vocabulary names (backoff).
@@ -25,7 +26,7 @@ def analyzers(tmp_path_factory: pytest.TempPathFactory):
 
     path = morphology.build_bama_db(tmp_path_factory.mktemp("bama"))
     db = MorphologyDB(str(path), "a")
-    fast = morphology._fast_analyzer_class()(db, backoff="NOAN_PROP")
+    fast = analyzer._fast_analyzer_class()(db, backoff="NOAN_PROP")
     return Analyzer(db, backoff="NOAN_PROP"), fast
 
 
@@ -51,7 +52,7 @@ def test_merge_features_matches_camel_tools(analyzers) -> None:
         for stem in stems:
             for suffix in suffixes[:40]:
                 want = merge_features(db, prefix, stem, suffix)
-                assert morphology._merge_features(db, prefix, stem, suffix) == want
+                assert analyzer._merge_features(db, prefix, stem, suffix) == want
                 checked += 1
     assert checked > 1000
 
@@ -61,6 +62,6 @@ def test_charset_search_answers_like_the_regex() -> None:
 
     chars = "،.!؟%"
     pattern = re.compile("[" + re.escape(chars) + "]")
-    search = morphology._CharsetSearch(chars)
+    search = analyzer._CharsetSearch(chars)
     for word in ("كتب", "كتب،", "50%", "", "a.b", "؟"):
         assert (search.search(word) is None) == (pattern.search(word) is None), word

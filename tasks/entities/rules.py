@@ -1,72 +1,53 @@
-"""Named entities (PER, LOC, ORG, MISC) over tokenized sentences.
+"""Rule-based NER (the offline default): gazetteers plus a left-to-right sequence layer.
 
-Two methods:
+The gazetteers (``tasks/entities/gazetteers.py``) are facts written for this project; a
+sequence layer tries these at each token, in this order:
 
-* ``rules`` (offline default). Gazetteers written for this project as facts
-  (``tasks/resources/gazetteers/``: places, organisations, known people, given names, other
-  names, and trigger lists) and a left-to-right sequence layer, tried at each token in
-  this order:
+1. verb of saying + proper noun or given name (وقال فيرغسون) -> PER;
+2. work/product/event cue + «short quote» or proper noun (فيلم « ... », الإعصار كاترينا)
+   -> MISC;
+3. longest gazetteer phrase (clitics stripped on its first token); entries marked
+   ambiguous (صور 'pictures', الأهلي) need support: a proper-noun analysis, a cue
+   before them, or, for clubs, a sports sentence; in a sports sentence a city that is
+   also a club (ليفربول) is ORG;
+4. title or role (+ adjectives) + name (الرئيس السوري بشار الأسد) -> PER;
+5. organisation head + genitive phrase (وزارة الخارجية المغربية) -> ORG; a head before
+   a known organisation (حركة حماس) or a company word before a brand (شركة «نوكيا»)
+   gives just the name;
+6. place cue + name (مدينة إيلات) -> LOC;
+7. given name + family name, name links (بن, أبو, عبد) and regnal ordinals -> PER;
+8. nationality adjective + proper noun (الأرجنتيني ليونيل ميسي) -> PER;
+9. with morphology only: a proper noun BAMA knows, or two unknown words in a row -> PER.
 
-  1. verb of saying + proper noun or given name (وقال فيرغسون) -> PER;
-  2. work/product/event cue + «short quote» or proper noun (فيلم « ... », الإعصار كاترينا)
-     -> MISC;
-  3. longest gazetteer phrase (clitics stripped on its first token); entries marked
-     ambiguous (صور 'pictures', الأهلي) need support: a proper-noun analysis, a cue
-     before them, or, for clubs, a sports sentence; in a sports sentence a city that is
-     also a club (ليفربول) is ORG;
-  4. title or role (+ adjectives) + name (الرئيس السوري بشار الأسد) -> PER;
-  5. organisation head + genitive phrase (وزارة الخارجية المغربية) -> ORG; a head before
-     a known organisation (حركة حماس) or a company word before a brand (شركة «نوكيا»)
-     gives just the name;
-  6. place cue + name (مدينة إيلات) -> LOC;
-  7. given name + family name, name links (بن, أبو, عبد) and regnal ordinals -> PER;
-  8. nationality adjective + proper noun (الأرجنتيني ليونيل ميسي) -> PER;
-  9. with morphology only: a proper noun BAMA knows, or two unknown words in a row -> PER.
+A person's name continues over given names, known family names, links and proper
+nouns; right after a given name one more plain word may be the family name (مازن
+حسان, جعفر الموسوي), never a role noun (كوفي أنان الأمين العام). Finally a family name
+found with evidence is recalled when it stands alone within the next 30 sentences
+(نجيب محفوظ ... قال محفوظ).
 
-  A person's name continues over given names, known family names, links and proper
-  nouns; right after a given name one more plain word may be the family name (مازن
-  حسان, جعفر الموسوي), never a role noun (كوفي أنان الأمين العام). Finally a family name
-  found with evidence is recalled when it stands alone within the next 30 sentences
-  (نجيب محفوظ ... قال محفوظ).
-
-  Morphology columns, when given, add evidence: BAMA ``noun_prop`` readings and
-  ``is_oov`` backoff words are proper nouns; ``bw`` tells clitics (a family name is a
-  bare stem) and the article; ``gloss`` capitalisation tells nationality adjectives
-  (السوري 'the+Syrian').
-* ``camelbert``: camel-tools' ``NERecognizer.pretrained()`` when its model is installed.
-
-Clitics: tokens come from ``simple_word_tokenize``, so proclitics are still attached
-(وبالرباط). Lookups try the token with و/ف then ب/ل/ك stripped, and a span's
-``skip_chars`` counts the stripped letters so ``char_start`` points at the name. The name
-keeps its article: بالرباط -> skip 1 (الرباط). With لل (ل + assimilated article, للأمم)
-only the preposition is skipped, so the span text starts with the article's lam (لأمم).
-Enclitics are not split (``trim_chars`` stays 0).
-
-Normalization for lookups: diacritics and tatweel dropped, أ/إ/آ/ٱ -> ا, ى -> ي, ة -> ه.
-Stop words are matched with ى kept, so على 'on' never blocks or becomes the name علي.
+Morphology columns, when given, add evidence: BAMA ``noun_prop`` readings and
+``is_oov`` backoff words are proper nouns; ``bw`` tells clitics (a family name is a
+bare stem) and the article; ``gloss`` capitalisation tells nationality adjectives
+(السوري 'the+Syrian').
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from tasks.errors import ConfigError, EnvironmentError_
-
-LABELS = ("PER", "LOC", "ORG", "MISC")
-_GAZ_DIR = Path(__file__).parent / "resources" / "gazetteers"
-
-# Diacritics (fathatan..sukun, superscript alef) and tatweel vanish; hamzated alefs unify.
-_LIGHT = {c: None for c in range(0x064B, 0x0653)}
-_LIGHT.update({0x0670: None, 0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا",
-               ord("ٱ"): "ا"})
-_LIGHT_TABLE = str.maketrans(_LIGHT)
-# Full normalization also folds ى->ي and ة->ه (يحيى/يحيي, أسامة/اسامه spelled both ways).
-_FULL_TABLE = str.maketrans({**_LIGHT, ord("ى"): "ي", ord("ة"): "ه", ord("گ"): "ك",
-                             ord("چ"): "ج", ord("ڤ"): "ف", ord("پ"): "ب"})
+from tasks.entities.gazetteers import (
+    _LOC_CUE,
+    _MISC_CUE,
+    _SPEECH,
+    _STOP,
+    _TRIGGER,
+    _flags,
+    _forms,
+    _Gazetteers,
+    _is_word,
+    _light,
+    _surface_skip,
+    load_gazetteers,
+)
+from tasks.entities.spans import EntitySpan
 
 _SCORE = {"gazetteer": 0.9, "title": 0.85, "head": 0.8, "cue": 0.75, "name": 0.8,
           "morph": 0.6, "memory": 0.7, "speech": 0.65}
@@ -87,185 +68,6 @@ _MAX_PERSON = 8
 _MAX_ORG_TAIL = 4
 # A remembered name is recalled this many sentences on (about one article), no further.
 _MEMORY_SENTENCES = 30
-
-
-def normalize_name(text: str) -> str:
-    """Dediac and fold spelling variants the way gazetteer keys are stored (إسرائيل -> اسراييل)."""
-    return text.translate(_FULL_TABLE)
-
-
-@dataclass(frozen=True, slots=True)
-class EntitySpan:
-    """One entity over tokens ``token_start:token_end`` of sentence ``sentence``.
-
-    ``skip_chars`` letters of a proclitic are skipped at the start of the first token
-    (ل in لليبيا) and ``trim_chars`` of an enclitic at the end of the last one.
-    """
-
-    sentence: int
-    token_start: int
-    token_end: int
-    label: str
-    score: float
-    method: str
-    skip_chars: int = 0
-    trim_chars: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Gazetteers:
-    phrases: dict[tuple[str, ...], tuple[str, bool]]  # key -> (label, ambiguous)
-    clubs: frozenset[tuple[str, ...]]  # keys that name a club (ORG) in a sports sentence
-    sports: frozenset[str]
-    longest: dict[str, int]  # first key token -> longest phrase starting with it
-    first_names: dict[str, bool]  # name -> ambiguous
-    titles: dict[tuple[str, ...], bool]
-    title_longest: dict[str, int]
-    org_heads: dict[str, str]  # head -> 'inst' | 'firm'
-    loc_cues: frozenset[str]
-    speech: frozenset[str]
-    misc_cues: frozenset[str]
-    demonyms: frozenset[str]
-    stop: frozenset[str]  # light-normalized
-
-
-def _read_list(name: str) -> list[tuple[str, bool]]:
-    """Lines of a gazetteer file as (text, ambiguous); '#' comments, ' *' marks ambiguity."""
-    out = []
-    for line in (_GAZ_DIR / name).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        amb = line.endswith(" *")
-        out.append((line[:-2].strip() if amb else line, amb))
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def load_gazetteers() -> _Gazetteers:
-    """Read the gazetteer files once per process."""
-    phrases: dict[tuple[str, ...], tuple[str, bool]] = {}
-    clubs: set[tuple[str, ...]] = set()
-    # Earlier files win a clash between unambiguous entries (الجزيرة: ORG before LOC).
-    for fname, label in (("per_known.txt", "PER"), ("org.txt", "ORG"), ("loc.txt", "LOC"),
-                         ("misc.txt", "MISC")):
-        for text, amb in _read_list(fname):
-            key = tuple(normalize_name(text).split())
-            old = phrases.get(key)
-            if label == "ORG" and amb:
-                clubs.add(key)
-            if old is None or (old[1] and not amb):
-                phrases[key] = (label, amb)
-    longest: dict[str, int] = {}
-    for key in phrases:
-        longest[key[0]] = max(longest.get(key[0], 0), len(key))
-    first_names: dict[str, bool] = {}
-    for text, amb in _read_list("per_first.txt"):
-        key = normalize_name(text)
-        first_names[key] = first_names.get(key, True) and amb
-    titles = {tuple(normalize_name(t).split()): True for t, _ in _read_list("per_titles.txt")}
-    title_longest: dict[str, int] = {}
-    for key in titles:
-        title_longest[key[0]] = max(title_longest.get(key[0], 0), len(key))
-    heads = {}
-    for text, _ in _read_list("org_heads.txt"):
-        word, _, kind = text.partition("\t")
-        heads[normalize_name(word.strip())] = kind.strip() or "inst"
-    cues = frozenset(normalize_name(t) for t, _ in _read_list("loc_cues.txt"))
-    stop = frozenset(t.translate(_LIGHT_TABLE) for t, _ in _read_list("stop.txt"))
-    speech = frozenset(normalize_name(t) for t, _ in _read_list("per_speech.txt"))
-    misc_cues = frozenset(normalize_name(t) for t, _ in _read_list("misc_cues.txt"))
-    demonyms = set()
-    for text, _ in _read_list("demonyms.txt"):
-        masc = normalize_name(text)
-        for form in (masc, masc + "ه"):
-            demonyms.add(form)
-            demonyms.add(form[2:] if form.startswith("ال") else form)
-    sports = frozenset(normalize_name(t) for t, _ in _read_list("sports_cues.txt"))
-    return _Gazetteers(phrases, frozenset(clubs), sports, longest, first_names, titles,
-                       title_longest, heads, cues, speech, misc_cues,
-                       frozenset(demonyms), stop)
-
-
-def gazetteer_sizes() -> dict[str, int]:
-    """Entry counts per gazetteer kind (for reports)."""
-    g = load_gazetteers()
-    sizes = {lab: 0 for lab in LABELS}
-    for label, _ in g.phrases.values():
-        sizes[label] += 1
-    sizes.update(first_names=len(g.first_names), titles=len(g.titles),
-                 org_heads=len(g.org_heads), loc_cues=len(g.loc_cues), stop=len(g.stop))
-    return sizes
-
-
-@functools.lru_cache(maxsize=200_000)
-def _forms(token: str) -> tuple[tuple[str, int], ...]:
-    """(normalized form, letters skipped) for the token and its proclitic-stripped readings.
-
-    وبالرباط -> (وبالرباط,0), (بالرباط,1), (الرباط,2); للأمم -> ..., (الامم,1) with the
-    article's alef restored, since لل is ل + ال.
-    """
-    n = token.translate(_FULL_TABLE)
-    out = [(n, 0)]
-    bases = [(n, 0)]
-    if len(n) > 3 and n[0] in "وف":
-        bases.append((n[1:], 1))
-        out.append((n[1:], 1))
-    for b, s in bases:
-        if len(b) > 3 and b[0] in "بلك":
-            out.append((b[1:], s + 1))
-            if b[0] == "ل" and b[1] == "ل":
-                out.append(("ا" + b[1:], s + 1))
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=200_000)
-def _flags(token: str) -> int:
-    """Bit set of what the token is, cached per surface form (the rules ask many times)."""
-    g = load_gazetteers()
-    forms = _forms(token)
-    f = 0
-    if not _is_word(token) or token.translate(_LIGHT_TABLE) in g.stop:
-        f |= _STOP
-    if any(x in g.speech for x, _ in forms):
-        f |= _SPEECH
-    if any(x in g.misc_cues for x, _ in forms):
-        f |= _MISC_CUE
-    if any(x in g.loc_cues for x, _ in forms):
-        f |= _LOC_CUE
-    if f & (_SPEECH | _MISC_CUE | _LOC_CUE) or any(
-            x in g.longest or x in g.title_longest or x in g.org_heads or x in g.first_names
-            or x in ("عبد", "ابو") for x, _ in forms):
-        f |= _TRIGGER
-    return f
-
-
-# _TRIGGER: some rule may start at this token whatever the morphology says
-_STOP, _SPEECH, _MISC_CUE, _LOC_CUE, _TRIGGER = 1, 2, 4, 8, 16
-
-
-def _light(token: str) -> str:
-    return token.translate(_LIGHT_TABLE)
-
-
-def _surface_skip(token: str, letters: int) -> int:
-    """Characters of ``token`` covering its first ``letters`` base letters plus their marks."""
-    if letters == 0:
-        return 0
-    seen = 0
-    for i, ch in enumerate(token):
-        if 0x064B <= ord(ch) <= 0x0652 or ord(ch) in (0x0670, 0x0640):
-            continue
-        if seen == letters:
-            return i
-        seen += 1
-    return len(token)
-
-
-def _is_word(token: str) -> bool:
-    """True for a token made of Arabic letters (no digits, punctuation or Latin)."""
-    return all(("\u0621" <= ch <= "\u064a" and ch != "\u0640") or "\u064b" <= ch <= "\u0670"
-               for ch in token)
 
 
 class _Sentence:
@@ -739,29 +541,12 @@ def _guess_label(s: _Sentence, i: int) -> str:
     return "PER"
 
 
-def recognize_entities(
+def recognize_rules(
     sentences: list[list[str]],
     morph: dict[str, list] | None = None,
-    method: str = "rules",
     documents: list | None = None,
 ) -> list[EntitySpan]:
-    """Find entity spans in tokenized sentences.
-
-    Args:
-        sentences: Token lists (``simple_word_tokenize`` output, clitics attached).
-        morph: Optional per-token columns flattened over all sentences in order; uses
-            ``pos``, ``is_oov`` and ``gloss`` when present.
-        method: ``rules`` or ``camelbert``.
-        documents: Optional document key per sentence (e.g. its article id): names
-            recalled from earlier mentions never cross into another document.
-
-    Returns:
-        Spans sorted by sentence and start token; ``sentence`` indexes ``sentences``.
-    """
-    if method == "camelbert":
-        return _recognize_camelbert(sentences)
-    if method != "rules":
-        raise ConfigError(f"unknown NER method {method!r}: use rules or camelbert")
+    """Find entity spans with the rules; arguments as in ``recognize_entities``."""
     g = load_gazetteers()
     pos = oov = gloss = bw = None
     if morph is not None and morph.get("pos") is not None:
@@ -830,73 +615,3 @@ def _recall_names(
     if not extra:
         return spans
     return sorted(spans + extra, key=lambda e: (e.sentence, e.token_start))
-
-
-def camelbert_available() -> bool:
-    """True when camel-tools and its NER model are installed."""
-    if importlib.util.find_spec("camel_tools") is None:
-        return False
-    from tasks.camel_env import official_data_available
-
-    return official_data_available("NamedEntityRecognition")
-
-
-def resolve_ner_method(choice: str) -> str:
-    """Map ``auto`` to ``camelbert`` when its model is installed, else ``rules``."""
-    if choice == "auto":
-        return "camelbert" if camelbert_available() else "rules"
-    if choice not in ("rules", "camelbert", "none"):
-        raise ConfigError(f"unknown NER method {choice!r}: use auto, rules, camelbert or none")
-    return choice
-
-
-@functools.lru_cache(maxsize=1)
-def _camelbert() -> Any:
-    if not camelbert_available():
-        raise EnvironmentError_(
-            "NER method 'camelbert' needs camel-tools' NamedEntityRecognition model, which is "
-            "not installed; install camel-tools' data with `camel_data -i full` (the light "
-            "package has no NER model) or use --ner rules"
-        )
-    from tasks.camel_env import ensure_camel_data
-
-    ensure_camel_data()
-    from camel_tools.ner import NERecognizer  # 3.7 s: imports torch, so only on demand
-
-    try:
-        return NERecognizer.pretrained()
-    except (KeyError, FileNotFoundError, OSError) as exc:
-        raise EnvironmentError_(f"camel-tools NER model could not be loaded: {exc}") from exc
-
-
-def _proclitic_letters(token: str) -> int:
-    """Letters of a conjunction/preposition before an article-bearing name (وبالقاهرة -> 2)."""
-    forms = _forms(token)
-    for form, skip in forms[1:]:
-        if form.startswith("ال"):
-            return skip
-    n = forms[0][0]
-    return 1 if len(n) > 3 and n[0] in "وف" and n[1:] in load_gazetteers().first_names else 0
-
-
-def _recognize_camelbert(sentences: list[list[str]], batch: int = 32) -> list[EntitySpan]:
-    ner = _camelbert()
-    out: list[EntitySpan] = []
-    for b in range(0, len(sentences), batch):
-        chunk = sentences[b:b + batch]
-        for off, labels in enumerate(ner.predict(chunk)):
-            si = b + off
-            toks = sentences[si]
-            start = None
-            cur = None
-            for k, lab in enumerate([*labels, "O"]):
-                typ = lab[2:] if lab != "O" else None
-                if start is not None and (lab == "O" or lab.startswith("B-") or typ != cur):
-                    label = "PER" if cur == "PERS" else cur
-                    skip = _proclitic_letters(toks[start])
-                    out.append(EntitySpan(si, start, k, label, 0.9, "camelbert",
-                                          _surface_skip(toks[start], skip)))
-                    start = cur = None
-                if lab != "O" and start is None:
-                    start, cur = k, typ
-    return out
