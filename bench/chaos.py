@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tasks import write  # noqa: E402
+from tasks import store  # noqa: E402
 
 TABLES = ("files", "articles", "sentences", "tokens", "entities")
 KEYS = {
@@ -120,7 +120,7 @@ def _wait_lock(proc: subprocess.Popen, out: Path, timeout: float = 180) -> float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # A killed run leaves its lock behind: wait for one naming this process.
-        if write._read_holder(out / "_lock").get("pid") == proc.pid:
+        if store.lock._read_holder(out / "_lock").get("pid") == proc.pid:
             return time.monotonic()
         if proc.poll() is not None:
             return None
@@ -179,7 +179,7 @@ def _state(out: Path) -> str:
     done = len(
         {(r["source_uri"], r["member"]) for r in files if r["status"] != "skipped_unchanged"}
     )
-    if any((b / write.JOURNAL).exists() for b in batches):
+    if any((b / store.JOURNAL).exists() for b in batches):
         return f"mid-commit (journal present), {done} inputs done"
     if not (out / "_runs").is_dir():
         return "before the first run log"
@@ -187,7 +187,7 @@ def _state(out: Path) -> str:
 
 
 def _rows(out: Path, name: str) -> list[dict]:
-    return write.read_table(out, name).to_pylist()
+    return store.read_table(out, name).to_pylist()
 
 
 def _freeze(row: dict, skip: set[str] = VOLATILE) -> tuple:
@@ -230,7 +230,7 @@ def dataset_problems(out: Path) -> list[str]:
     staging = out / "_staging"
     if staging.is_dir() and any(staging.iterdir()):
         problems.append(f"staging left behind: {[p.name for p in staging.iterdir()]}")
-    logs = write.read_run_logs(out)
+    logs = store.read_run_logs(out)
     if not logs or logs[-1].get("status") != "completed":
         problems.append("last run log is not completed")
     if any(g.get("status") == "running" for g in logs):
@@ -409,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"final run exited {rc}; see {work / 'chaos.log'}")
     found, notes = compare(clean, chaos)
     diffs = problems + found
-    arts = write.read_table(clean, "articles", ["article_id"]).num_rows
-    runs = len(write.read_run_logs(chaos))
+    arts = store.read_table(clean, "articles", ["article_id"]).num_rows
+    runs = len(store.read_run_logs(chaos))
     print(f"kills landed: {dict(landed)}; chaos dataset written by {runs} runs")
     print(f"clean dataset: {arts} articles; outputs in {work}")
     if diffs:

@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     import json
 
-    from tasks import write
+    from tasks import store
 
     summary = json.loads(stdout[stdout.rfind("\n{") + 1 :] if "\n{" in stdout else stdout)
-    rows = write.read_table(args.run, "files").to_pylist()
+    rows = store.read_table(args.run, "files").to_pylist()
     rows = [r for r in rows if r["run_id"] == summary["run_id"]]
     acc = check_accounting(rows, expected)
     print(

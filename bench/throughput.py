@@ -187,17 +187,17 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
 
     from flows import news_pipeline as npm
     from flows.runtime import prepare_environment
-    from tasks import fetch, write
+    from tasks import fetch, store
     from tasks.config import PipelineParams
 
     prepare_environment()
     params = PipelineParams(inputs=inputs, out=out, workers=workers)
-    out = str(write.check_output_dir(out))
-    run_id = write.new_run_id()
+    out = str(store.check_output_dir(out))
+    run_id = store.new_run_id()
     sources = fetch.discover_sources(params.inputs, params.fetch)
     ctx = mp.get_context("spawn")  # as Prefect's ProcessPoolTaskRunner
     with (
-        write.acquire_lock(out, run_id),
+        store.acquire_lock(out, run_id),
         ProcessPoolExecutor(
             workers,
             mp_context=ctx,
@@ -212,7 +212,7 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
                 batch_id=bid,
                 seq=i,
                 out=out,
-                stage_dir=str(write.staging_dir(out, run_id, bid)),
+                stage_dir=str(store.staging_dir(out, run_id, bid)),
                 sources=batch,
                 params=params,
             )
@@ -233,7 +233,7 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
             counts = {"tokens": stats["tokens"], "articles": stats["articles"]}
             counts["phases"] = {k: round(v, 2) for k, v in phases.items()}
             print(json.dumps(counts))
-        write.remove_run_staging(out, run_id)
+        store.remove_run_staging(out, run_id)
 
 
 def run_direct(inputs: list[str], workers: int) -> dict:

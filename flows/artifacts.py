@@ -292,7 +292,7 @@ def write_run_report(summary: RunSummary) -> str | None:
     """
     try:
         from tasks.report import write_report
-        from tasks.write import read_run_logs
+        from tasks.store import read_run_logs
 
         out = Path(summary.out)
         path = out / "_reports" / f"{summary.run_id}.html"

@@ -214,12 +214,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepare_environment()
     try:
         params = _params_from_args(args)
-        from tasks import fetch, write
+        from tasks import fetch, store
 
         fetch.discover_sources(params.inputs, params.fetch)
         # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
-        write.check_unlocked(params.out)
-        write.check_output_dir(params.out)
+        store.check_unlocked(params.out)
+        store.check_output_dir(params.out)
     except ValidationError as exc:
         return _usage_error(_validation_message(exc))
     except AkhbarError as exc:
@@ -336,7 +336,7 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOU
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tasks.report import write_report
-    from tasks.write import read_run_logs
+    from tasks.store import read_run_logs
 
     if not Path(args.out).is_dir():
         return _usage_error(f"dataset directory {args.out!r} does not exist")

@@ -106,7 +106,7 @@ def print_status(out: str) -> None:
     from rich.console import Console as RichConsole
     from rich.table import Table
 
-    from tasks.write import read_run_logs, read_table
+    from tasks.store import read_run_logs, read_table
 
     console = RichConsole(soft_wrap=True)
     logs = read_run_logs(out)

@@ -107,7 +107,7 @@ def build_report(
     Args:
         out: dataset directory.
         top_n: rows in the top-lemma table (entity tables show ``top_n // 2`` per label).
-        runs: the dataset's run logs (``write.read_run_logs``), for the runs table.
+        runs: the dataset's run logs (``store.read_run_logs``), for the runs table.
         run_id: the run this report is attached to, if any.
     """
     con = connect_dataset(out)

@@ -9,9 +9,11 @@ title, a dateline or a trailing "اقرأ أيضا" list. The work is split in t
    looks each article up in a persistent index under ``OUT/_index/dedup/`` and fills
    ``duplicate_of``, ``near_duplicate_of`` and ``story_id``.
 
-``summary`` counts duplicates and ranks story clusters for the run summary.
+``assign`` applies the index to a batch at commit time; ``summary`` counts duplicates
+and ranks story clusters for the run summary.
 """
 
+from tasks.dedup.assign import assign_duplicates
 from tasks.dedup.index import ASSIGNMENTS, INDEX_DIR, DedupIndex
 from tasks.dedup.signatures import (
     MIN_SHINGLES,
@@ -28,7 +30,7 @@ from tasks.dedup.signatures import (
     signatures_for_articles,
     signatures_to_numpy,
 )
-from tasks.dedup.summary import DedupSummary, summarize_duplicates
+from tasks.dedup.summary import DedupSummary, summarize_duplicates, summarize_stories
 
 __all__ = [
     "ASSIGNMENTS",
@@ -40,6 +42,7 @@ __all__ = [
     "SIGNATURE_VERSION",
     "DedupIndex",
     "DedupSummary",
+    "assign_duplicates",
     "compute_signatures",
     "dedup_words",
     "estimated_jaccard",
@@ -49,4 +52,5 @@ __all__ = [
     "signatures_for_articles",
     "signatures_to_numpy",
     "summarize_duplicates",
+    "summarize_stories",
 ]

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from tasks.config import DedupConfig
 from tasks.dedup.index import DedupIndex
 from tasks.dedup.signatures import _require
+from tasks.store.reads import read_table
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,14 @@ def _column_or_nulls(table: pa.Table, name: str) -> list:
     if name in table.column_names:
         return table.column(name).to_pylist()
     return [None] * table.num_rows
+
+
+def summarize_stories(out: str, config: DedupConfig) -> dict:
+    """Largest near-duplicate story clusters of a whole dataset, for the run summary."""
+    cols = ["article_id", "duplicate_of", "near_duplicate_of", "story_id", "title", "source_name"]
+    found = summarize_duplicates(read_table(out, "articles", cols), DedupIndex.load(out, config))
+    return {
+        "n_stories": found.n_stories,
+        "n_in_stories": found.n_in_stories,
+        "largest": found.largest,
+    }

@@ -17,6 +17,7 @@ __all__ = [
     "Source",
     "discover_sources",
     "fetch_batch",
+    "fetch_one_by_one",
     "file_id_for",
     "is_transient",
     "read_input",

@@ -354,3 +354,34 @@ def read_input(source_uri: str, member: str | None, config: FetchConfig) -> byte
             assert unit.data is not None
             return unit.data
     raise OSError(f"{source_uri}: no member {member!r}")
+
+
+def fetch_one_by_one(
+    sources: list[Source],
+    config: FetchConfig,
+    known: Mapping[tuple[str, str | None], str] | None = None,
+    quarantine_dir: str | None = None,
+) -> FetchResult:
+    """Fetch each source alone; one that crashes fetch becomes a failed files row.
+
+    The fallback when ``fetch_batch`` raised on a batch (a bug): the other inputs of the
+    batch still get their rows (issue 5).
+    """
+    empty = fetch_batch([], config)
+    files, records = [empty.files], [empty.records]
+    for src in sources:
+        try:
+            one = fetch_batch([src], config, known=known, quarantine_dir=quarantine_dir)
+        except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on deeply nested JSON
+            row = {
+                "file_id": file_id_for(src.uri, None),
+                "source_uri": src.uri,
+                "status": "failed",
+                "reason": Reason.PROCESSING_ERROR.value,
+                "message": f"{src.uri}: fetch crashed: {type(exc).__name__}: {exc}"[:500],
+            }
+            files.append(pa.Table.from_pylist([row], schema=empty.files.schema))
+            continue
+        files.append(one.files)
+        records.append(one.records)
+    return FetchResult(pa.concat_tables(files), pa.concat_tables(records))

@@ -94,11 +94,11 @@ def test_unwritable_out_is_refused(tmp_path):
 
 def test_locked_out_is_refused_before_any_work(tmp_path):
     # A live holder: this test process itself.
-    from tasks import write
+    from tasks import store
 
     out = tmp_path / "out"
     out.mkdir()
-    with write.acquire_lock(out, "holder-run"):
+    with store.acquire_lock(out, "holder-run"):
         proc = _akhbar("run", SAMPLES, "--out", str(out))
     assert proc.returncode == 2
     assert "holder-run" in proc.stderr and "pid " in proc.stderr

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import fetch, write
+from tasks import fetch, store
 from tasks.clean import arabic_ratio
 from tasks.config import CleanConfig
 from tests.badinputs import KINDS, check_accounting, make_bad_inputs, make_good_inputs
@@ -88,7 +88,7 @@ def torture(tmp_path_factory):
 
 def _run_rows(torture: dict) -> tuple[str, list[dict]]:
     summary = _summary(torture["proc"].stdout)
-    rows = write.read_table(torture["out"], "files").to_pylist()
+    rows = store.read_table(torture["out"], "files").to_pylist()
     return summary["run_id"], [r for r in rows if r["run_id"] == summary["run_id"]]
 
 
@@ -113,7 +113,7 @@ def test_torture_run_completes_and_accounts_for_every_input(torture):
 
 
 def test_good_articles_are_all_present(torture):
-    arts = write.read_table(torture["out"], "articles", ["file_id", "text"]).to_pylist()
+    arts = store.read_table(torture["out"], "articles", ["file_id", "text"]).to_pylist()
     by_file: dict[str, list[str]] = {}
     for a in arts:
         by_file.setdefault(a["file_id"], []).append(a["text"])
@@ -153,10 +153,10 @@ def test_run_replaced_the_stale_lock_and_left_nothing_behind(torture):
     assert torture["proc"].returncode == 0
     assert not (out / "_lock").exists()
     assert not any((out / "_staging").iterdir())
-    for name in write.COMMIT_ORDER:
+    for name in store.COMMIT_ORDER:
         names = [p.name for p in (out / name).iterdir()]
         assert names and all(n.startswith("part-") and n.endswith(".parquet") for n in names)
-    assert [g["status"] for g in write.read_run_logs(out)] == ["completed"]
+    assert [g["status"] for g in store.read_run_logs(out)] == ["completed"]
 
 
 def test_status_prints_runs_last_commit_and_counts(torture):
@@ -194,7 +194,7 @@ def test_rerun_gives_every_input_one_row_again(torture):
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_id = _summary(proc.stdout)["run_id"]
     rows = [
-        r for r in write.read_table(torture["out"], "files").to_pylist() if r["run_id"] == run_id
+        r for r in store.read_table(torture["out"], "files").to_pylist() if r["run_id"] == run_id
     ]
     keys = [(r["source_uri"], r["member"]) for r in rows]
     assert len(keys) == len(set(keys)) == len(first)
@@ -206,7 +206,7 @@ def test_rerun_gives_every_input_one_row_again(torture):
         elif old["status"] == "failed":
             assert (r["status"], r["reason"]) == ("failed", old["reason"])  # retried
     # Nothing was re-added: the article set is the first run's.
-    arts = write.read_table(torture["out"], "articles", ["article_id", "run_id"]).to_pylist()
+    arts = store.read_table(torture["out"], "articles", ["article_id", "run_id"]).to_pylist()
     assert {a["run_id"] for a in arts} == {first_id}
 
 
@@ -220,7 +220,7 @@ def _reader_problems(out: Path) -> tuple[list[str], int]:
 
     problems = []
     n_articles = 0
-    for name in write.COMMIT_ORDER:
+    for name in store.COMMIT_ORDER:
         d = out / name
         if not d.is_dir():
             continue
@@ -278,8 +278,8 @@ def test_second_run_is_refused_and_readers_see_only_whole_batches(tmp_path):
     assert "is locked by run" in msg and "started 20" in msg
     assert first.returncode == 0, first_log[-3000:]
     # The refused run wrote nothing: one run log, the first run's rows only.
-    assert len(write.read_run_logs(out)) == 1
-    assert write.read_table(out, "articles").num_rows >= 8
+    assert len(store.read_run_logs(out)) == 1
+    assert store.read_table(out, "articles").num_rows >= 8
     assert problems == []
     assert seen == sorted(seen)  # one file per batch: article counts only grow
     assert len(set(seen)) >= 3, seen  # the reader did watch batches being committed

@@ -1,0 +1,225 @@
+"""Batch accounting at commit time: every input ends as exactly one ``files`` row.
+
+The chunks of a batch report what they left out (``rejected`` counts per file and
+reason) or crash. Here, in the flow process and before the batch is published:
+
+- the files of a crashed chunk are marked ``failed`` (``processing_error``) and their
+  rows leave every staged table, so no file is ever half published;
+- ``files`` rows get their ``n_articles``, ``n_rejected``, run and batch ids, and a file
+  whose every article was left out is itself quarantined (its original is copied to
+  ``OUT/_quarantine/<run_id>/``);
+- duplicates are assigned (``tasks.dedup.assign``) and the articles and ``files`` parts
+  are staged as Parquet, ready for ``tasks.store.commit_batch``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.annotate import set_column
+from tasks.dedup.assign import assign_duplicates
+from tasks.errors import Reason
+from tasks.fetch import read_input, write_quarantine
+from tasks.store.staging import BatchSpec, drop_staged_articles, load_stage
+from tasks.write import write_batch
+
+
+@dataclass
+class SettledBatch:
+    """A batch ready to commit: the files whose earlier rows it replaces, and its counts."""
+
+    replace_file_ids: list[str]
+    stats: dict = field(default_factory=dict)
+
+
+def settle_batch(
+    spec: BatchSpec,
+    chunk_files: list[list[str]],
+    chunks: list[dict | BaseException],
+    had_rows: list[str],
+    seconds: dict[str, float] | None = None,
+) -> SettledBatch:
+    """Finish the batch's files rows, assign duplicates and stage articles and files.
+
+    Args:
+        spec: The batch.
+        chunk_files: file_ids of each chunk's records (from the fetch stage).
+        chunks: Each chunk's stats, or the exception it died with.
+        had_rows: file_ids that already have rows in the dataset (replaced on commit).
+        seconds: Time per stage so far; the chunks' times are added.
+    """
+    good, broken = split_chunk_results(chunk_files, chunks)
+    stats: dict = {"seconds": dict(seconds or {})}
+    rejected: dict[str, Counter] = {}
+    for res in good:
+        for fid, counts in res.get("rejected", {}).items():
+            rejected.setdefault(fid, Counter()).update(counts)
+        for stage, sec in res.get("seconds", {}).items():
+            stats["seconds"][stage] = stats["seconds"].get(stage, 0.0) + sec
+    parts = [(res["chunk"], load_stage(spec.path("articles", res["chunk"]))) for res in good]
+    if broken:  # drop every row of a file that had a chunk crash (no half files)
+        parts = [(k, drop_broken_files(spec, k, t, broken)) for k, t in parts]
+    kept = Counter(fid for _, t in parts for fid in t.column("file_id").to_pylist())
+    fetched_files = load_stage(spec.path("files"))
+    files = finish_files(spec, fetched_files, kept, rejected, broken)
+    dup_stats = assign_duplicates(spec, parts) if spec.params.dedup.enabled else {}
+    for k, table in parts:
+        write_batch({"articles": table}, spec.stage_dir, spec.part(k), spec.params.write)
+    write_batch({"files": files}, spec.stage_dir, spec.batch_id, spec.params.write)
+    processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
+    stats.update(batch_counts(files, good, parts))
+    for row in fetched_files.to_pylist():
+        if row.get("n_rejected"):  # records fetch could not use (broken JSON line, wrong types)
+            counts = rejected.setdefault(row["file_id"], Counter())
+            counts[Reason.BAD_RECORD.value] += row["n_rejected"]
+    stats["rejected"] = {fid: dict(c) for fid, c in rejected.items()}
+    stats.update(dup_stats)
+    for name in ("morph_source", "ner_method", "dialect_method"):
+        stats[name] = next((r[name] for r in good if r.get(name)), None)
+    return SettledBatch(sorted(set(processed) & set(had_rows)), stats)
+
+
+def split_chunk_results(
+    chunk_files: list[list[str]], chunks: list[dict | BaseException]
+) -> tuple[list[dict], dict[str, str]]:
+    """The chunks that finished, and ``file_id -> error`` for the files of those that died."""
+    broken: dict[str, str] = {}
+    good: list[dict] = []
+    for k, res in enumerate(chunks):
+        if isinstance(res, BaseException):
+            for fid in chunk_files[k]:
+                broken[fid] = f"{type(res).__name__}: {res}"
+        else:
+            good.append(res)
+    return good, broken
+
+
+def drop_broken_files(
+    spec: BatchSpec, chunk: int, articles: pa.Table, broken: dict[str, str]
+) -> pa.Table:
+    """A chunk's articles without those of ``broken`` files, also dropped from its staging."""
+    bad = pc.is_in(articles.column("file_id"), pa.array(sorted(broken)))
+    gone = pc.filter(articles.column("article_id"), bad)
+    if len(gone):
+        drop_staged_articles(spec, chunk, gone)
+    return articles.filter(pc.invert(bad))
+
+
+def finish_files(
+    spec: BatchSpec, files: pa.Table, kept: Counter, rejected: dict, broken: dict[str, str]
+) -> pa.Table:
+    """Fill n_articles, n_rejected, run and batch ids, and processed_at.
+
+    A file whose every article was left out is itself quarantined; a file whose
+    chunk crashed is marked failed with the error, so no input is ever dropped.
+    """
+    rows = files.to_pylist()
+    for row in rows:
+        fid = row["file_id"]
+        rej = rejected.get(fid, {})
+        row["n_articles"] = kept.get(fid, 0)
+        row["n_rejected"] = (row.get("n_rejected") or 0) + sum(rej.values())
+        row["run_id"], row["batch_id"] = spec.run_id, spec.batch_id
+        where = row["source_uri"] + (f" member {row['member']!r}" if row["member"] else "")
+        if fid in broken:
+            row["status"], row["reason"] = "failed", Reason.PROCESSING_ERROR.value
+            row["message"] = f"{where}: processing failed: {broken[fid]}"
+            row["n_articles"] = 0
+        elif row["status"] == "ok" and row["n_articles"] == 0:
+            # every article of the file was unusable: the file itself is bad data
+            reason = max(rej, key=rej.get) if rej else Reason.NO_ARTICLES.value
+            what = ", ".join(f"{n} {r}" for r, n in sorted(rej.items())) or "no article records"
+            row["status"], row["reason"] = "quarantined", reason
+            row["message"] = f"{where}: no usable article ({what})"
+            quarantine_late(spec, row)
+    now = datetime.now(UTC)
+    for row in rows:
+        row["processed_at"] = now
+    return pa.Table.from_pylist(rows)
+
+
+def quarantine_late(spec: BatchSpec, row: dict) -> None:
+    """Copy the original of an input found bad after fetch into the run's quarantine."""
+    try:
+        data = read_input(row["source_uri"], row["member"], spec.params.fetch)
+    except OSError:
+        data = b""
+    write_quarantine(
+        str(Path(spec.out) / "_quarantine" / spec.run_id),
+        row["source_uri"],
+        row["member"],
+        data,
+        row["file_id"],
+        row["reason"],
+        row["message"],
+    )
+
+
+def batch_counts(files: pa.Table, chunks: list[dict], parts: list[tuple[int, pa.Table]]) -> dict:
+    """Counts of a committed batch for the run summary: files by status, rows, entities."""
+    rows = files.to_pylist()
+    top: Counter = Counter()
+    labels: Counter = Counter()
+    for res in chunks:
+        labels.update(res.get("entity_labels", {}))
+        for text, label, n in res.get("top_entities", []):
+            top[(text, label)] += n
+    keys = ("source_uri", "member", "format", "encoding", "status", "reason", "n_articles")
+    return {
+        "files": len(rows),
+        "status": dict(Counter(r["status"] for r in rows)),
+        "reasons": dict(
+            Counter(
+                f"{r['status']}:{r['reason']}"
+                for r in rows
+                if r["reason"] and r["status"] in ("quarantined", "failed")
+            )
+        ),
+        "file_rows": [{k: r[k] for k in (*keys, "message")} for r in rows],
+        "articles": sum(t.num_rows for _, t in parts),
+        "sentences": sum(r.get("sentences", 0) for r in chunks),
+        "tokens": sum(r.get("tokens", 0) for r in chunks),
+        "entities": sum(r.get("entities", 0) for r in chunks),
+        "oov": sum(r.get("oov", 0) for r in chunks),
+        "arabic_tokens": sum(r.get("arabic_tokens", 0) for r in chunks),
+        "entity_labels": dict(labels),
+        "top_entities": [[t, lab, n] for (t, lab), n in top.most_common(50)],
+    }
+
+
+def finish_articles(articles: pa.Table, sentences: pa.Table, run_id: str) -> pa.Table:
+    """Fill a chunk's ``articles.n_sentences`` and ``articles.run_id``."""
+    n_sent = Counter(sentences.column("article_id").to_pylist())
+    counts = [n_sent.get(a, 0) for a in articles.column("article_id").to_pylist()]
+    articles = set_column(articles, "n_sentences", pa.array(counts, pa.int32()))
+    return set_column(articles, "run_id", pa.array([run_id] * articles.num_rows, pa.string()))
+
+
+def token_counts(tokens: pa.Table) -> dict[str, int]:
+    """Out-of-vocabulary and Arabic token counts of a chunk, for the run summary."""
+    if not tokens.num_rows:
+        return {"oov": 0, "arabic_tokens": 0}
+    return {
+        "oov": int(pc.sum(tokens.column("is_oov")).as_py() or 0),
+        "arabic_tokens": int(pc.sum(tokens.column("is_arabic")).as_py() or 0),
+    }
+
+
+def content_counts(tables: dict[str, pa.Table]) -> dict:
+    """Row counts of a chunk's sentences, tokens and entities, and its most frequent entities."""
+    ents = tables["entities"]
+    labels = ents.column("label").cast(pa.string()).to_pylist()
+    top = Counter(zip(ents.column("text").to_pylist(), labels, strict=True))
+    return {
+        "sentences": tables["sentences"].num_rows,
+        "tokens": tables["tokens"].num_rows,
+        "entities": ents.num_rows,
+        "entity_labels": dict(Counter(labels)),
+        "top_entities": [[t, lab, n] for (t, lab), n in top.most_common(50)],
+    }

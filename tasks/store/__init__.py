@@ -1,0 +1,74 @@
+"""The output dataset on disk: staging, the lock, atomic commits, recovery, run logs, reads.
+
+Dataset layout under ``OUT``::
+
+    files/ articles/ sentences/ tokens/ entities/   part-<batch_id>[-<chunk>].parquet
+    _staging/<run_id>/<batch_id>/                    a batch being built (never read by consumers)
+    _quarantine/<run_id>/                            originals of quarantined inputs + JSON sidecars
+    _runs/<run_id>.json                              run log (params, counts, status)
+    _index/                                          persistent indexes (dedup)
+    _lock                                            the writer's lock (pid, host, start time)
+
+- ``staging``: run ids, the output directory check, a batch's staging files.
+- ``lock``: one writer at a time; a lock left by a dead run is replaced.
+- ``commit``: journaled atomic commits of a batch's staged Parquet parts.
+- ``recovery``: roll a killed run's journaled commit forward, discard the rest.
+- ``reads``: published tables and the manifest of inputs already held.
+- ``runs``: run logs.
+
+``tasks.write`` only turns tables into Parquet parts; everything about the dataset
+directory itself is here.
+"""
+
+from tasks.store.commit import COMMIT_ORDER, CONTENT_TABLES, JOURNAL, CommitResult, commit_batch
+from tasks.store.lock import (
+    LOCK,
+    Lock,
+    acquire_lock,
+    check_unlocked,
+    describe_holder,
+    lock_holder,
+)
+from tasks.store.reads import known_file_ids, load_manifest, read_table
+from tasks.store.recovery import recover
+from tasks.store.runs import read_run_logs, write_run_log
+from tasks.store.staging import (
+    BatchSpec,
+    check_output_dir,
+    drop_staged_articles,
+    load_stage,
+    new_run_id,
+    remove_run_staging,
+    save_stage,
+    stage_record_chunks,
+    staging_dir,
+)
+
+__all__ = [
+    "COMMIT_ORDER",
+    "CONTENT_TABLES",
+    "JOURNAL",
+    "LOCK",
+    "BatchSpec",
+    "CommitResult",
+    "Lock",
+    "acquire_lock",
+    "check_output_dir",
+    "check_unlocked",
+    "commit_batch",
+    "describe_holder",
+    "drop_staged_articles",
+    "known_file_ids",
+    "load_manifest",
+    "load_stage",
+    "lock_holder",
+    "new_run_id",
+    "read_run_logs",
+    "read_table",
+    "recover",
+    "remove_run_staging",
+    "save_stage",
+    "stage_record_chunks",
+    "staging_dir",
+    "write_run_log",
+]
