@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--max-rows", type=int, default=100, help="rows shown as a table (default: 100)"
     )
+    query.add_argument(
+        "--as-of",
+        metavar="RUN_ID",
+        help="query the dataset as run RUN_ID left it (while its version is kept)",
+    )
 
     report = sub.add_parser(
         "report",
@@ -278,11 +283,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
+    from tasks.errors import ConfigError
     from tasks.report import connect_dataset
 
     try:
-        cur = connect_dataset(args.out).execute(args.sql)
-    except FileNotFoundError as exc:
+        cur = connect_dataset(args.out, args.as_of).execute(args.sql)
+    except (FileNotFoundError, ConfigError) as exc:
         return _usage_error(str(exc))
     except duckdb.Error as exc:
         return _usage_error(f"query failed: {exc}")

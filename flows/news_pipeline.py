@@ -241,6 +241,9 @@ def news_pipeline(params: PipelineParams) -> dict:
         recovered = store.recover(out)
         if any(recovered.values()):
             logger.info("recovered staging of an earlier run: %s", recovered)
+        pruned = store.prune_versions(out, params.write.keep_runs, params.write.keep_days)
+        if any(pruned.values()):
+            logger.info("dataset versions past the retention window removed: %s", pruned)
         known = {} if params.full_refresh else store.load_manifest(out)
         had_rows = sorted(store.known_file_ids(out))
         batches = plan_batches(sources, params.batch_size)

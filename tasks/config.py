@@ -101,6 +101,14 @@ class WriteConfig(_Stage):
         "zstd", description="Parquet compression codec"
     )
     compression_level: int | None = Field(3, description="Codec level (zstd: 1-22)")
+    keep_runs: int = Field(
+        5,
+        ge=1,
+        description="Dataset versions kept for --as-of reads: the last version of this many runs",
+    )
+    keep_days: float = Field(
+        0.0, ge=0, description="Also keep every dataset version younger than this many days"
+    )
 
 
 class PipelineParams(BaseModel):

@@ -1,7 +1,7 @@
 """Dataset views for DuckDB and the self-contained HTML report of a dataset.
 
 ``connect_dataset(out)`` registers the published tables (``files``, ``articles``,
-``sentences``, ``tokens``, ``entities``) as DuckDB views over their Parquet parts;
+``sentences``, ``tokens``, ``entities``) of one dataset version as DuckDB views;
 ``akhbar query`` and the report both read through it. ``build_report`` computes
 the figures, ``render_html`` draws them into one HTML file with inline SVG
 charts, and ``write_report`` does both.
@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from tasks.schemas import TABLES
+from tasks.store.reads import snapshot
 
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
@@ -38,30 +39,40 @@ _FILES_LATEST = """
 
 
 def table_glob(out: str | Path, name: str) -> str:
-    """Glob of a table's published Parquet parts (what DuckDB or Polars should read)."""
+    """Glob of a table's current Parquet parts (what DuckDB or Polars can read directly).
+
+    Between commits the table directories hold exactly the current version; during a
+    commit a glob may see one table ahead of another, which ``connect_dataset`` does not.
+    """
     return str(Path(out) / name / "part-*.parquet")
 
 
-def connect_dataset(out: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the dataset's tables as views.
+def connect_dataset(out: str | Path, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one version of the dataset's tables as views.
 
-    Tables with no parts yet are empty views with the contract's columns, so
-    queries over a fresh dataset return no rows instead of failing. The view
-    ``files_latest`` holds one row per input: its latest processed outcome.
+    The views list the part files of one version (``tasks.store.snapshot``): the
+    current one, or the last one run ``as_of`` committed. Joins across tables are
+    therefore consistent even while a run commits. Tables with no parts yet are empty
+    views with the contract's columns, so queries over a fresh dataset return no rows
+    instead of failing. The view ``files_latest`` holds one row per input: its latest
+    processed outcome.
 
     Raises:
         FileNotFoundError: ``out`` is not a directory.
+        ConfigError: ``as_of`` names no run with a retained version.
     """
     root = Path(out)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset directory {str(out)!r} does not exist")
+    snap = snapshot(root, as_of)
     con = duckdb.connect()
     for name, schema in TABLES.items():
-        if any((root / name).glob("part-*.parquet")):
-            pattern = table_glob(root, name).replace("'", "''")
+        paths = snap.paths(name)
+        if paths:
+            files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
             con.execute(
                 f"create view {name} as select * from "
-                f"read_parquet('{pattern}', union_by_name = true)"
+                f"read_parquet([{files}], union_by_name = true)"
             )
         else:
             empty = _plain_schema(schema).empty_table()

@@ -6,6 +6,8 @@ Dataset layout under ``OUT``::
     _staging/<run_id>/<batch_id>/                    a batch being built (never read by consumers)
     _quarantine/<run_id>/                            originals of quarantined inputs + JSON sidecars
     _runs/<run_id>.json                              run log (params, counts, status)
+    _versions/<NNNNNNNN>.json                        dataset versions: the parts of every table
+    _history/<table>/                                links to the parts of every kept version
     _index/                                          persistent indexes (dedup)
     _lock                                            the writer's lock (pid, host, start time)
 
@@ -13,7 +15,8 @@ Dataset layout under ``OUT``::
 - ``lock``: one writer at a time; a lock left by a dead run is replaced.
 - ``commit``: journaled atomic commits of a batch's staged Parquet parts.
 - ``recovery``: roll a killed run's journaled commit forward, discard the rest.
-- ``reads``: published tables and the manifest of inputs already held.
+- ``versions``: each commit publishes a version; ``_history`` and retention.
+- ``reads``: snapshots of one version, published tables, the manifest of inputs held.
 - ``runs``: run logs.
 
 ``tasks.write`` only turns tables into Parquet parts; everything about the dataset
@@ -29,7 +32,7 @@ from tasks.store.lock import (
     describe_holder,
     lock_holder,
 )
-from tasks.store.reads import known_file_ids, load_manifest, read_table
+from tasks.store.reads import Snapshot, known_file_ids, load_manifest, read_table, snapshot
 from tasks.store.recovery import recover
 from tasks.store.runs import read_run_logs, write_run_log
 from tasks.store.staging import (
@@ -43,19 +46,32 @@ from tasks.store.staging import (
     stage_record_chunks,
     staging_dir,
 )
+from tasks.store.versions import (
+    HISTORY,
+    VERSIONS,
+    Version,
+    current_version,
+    prune_versions,
+    version_as_of,
+)
 
 __all__ = [
     "COMMIT_ORDER",
     "CONTENT_TABLES",
     "JOURNAL",
+    "HISTORY",
     "LOCK",
+    "VERSIONS",
     "BatchSpec",
     "CommitResult",
     "Lock",
+    "Snapshot",
+    "Version",
     "acquire_lock",
     "check_output_dir",
     "check_unlocked",
     "commit_batch",
+    "current_version",
     "describe_holder",
     "drop_staged_articles",
     "known_file_ids",
@@ -63,12 +79,15 @@ __all__ = [
     "load_stage",
     "lock_holder",
     "new_run_id",
+    "prune_versions",
     "read_run_logs",
     "read_table",
     "recover",
     "remove_run_staging",
     "save_stage",
+    "snapshot",
     "stage_record_chunks",
     "staging_dir",
+    "version_as_of",
     "write_run_log",
 ]

@@ -1,11 +1,12 @@
-"""Atomic batch commits: a ``COMMIT.json`` journal, then ``os.replace`` of every staged part.
+"""Atomic batch commits: a ``COMMIT.json`` journal, ``os.replace`` of every part, a new version.
 
 A batch becomes visible by ``os.replace`` of complete files staged on the same
 filesystem, so readers never see a temp file or a half-written Parquet file.
 Before the first rename a ``COMMIT.json`` journal listing every move is written
 atomically; a run killed mid-commit is rolled forward by ``recover`` on the next
 run. Content tables are moved before ``files``, so the manifest (read from ``files``)
-never claims uncommitted rows.
+never claims uncommitted rows, and the commit ends by publishing a new version
+(``tasks.store.versions``): readers of versions see each commit whole or not at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.config import WriteConfig
+from tasks.store.versions import (
+    Version,
+    current_version,
+    link_history,
+    part_path,
+    publish_version,
+    retire_part,
+)
 from tasks.write import write_parquet
 
 CONTENT_TABLES = ("articles", "sentences", "tokens", "entities")
@@ -48,22 +57,46 @@ def commit_batch(
     replace_file_ids: Iterable[str] = (),
     config: WriteConfig | None = None,
 ) -> CommitResult:
-    """Publish every part staged under ``stage/parquet/<table>/`` atomically.
-
-    Earlier rows of re-processed inputs are dropped in the same commit.
+    """Publish every part staged under ``stage/parquet/<table>/`` atomically, as a new version.
 
     Rows of ``replace_file_ids`` already in the dataset (from an earlier run or a
-    killed one) are removed by rewriting the parts that hold them, so a changed
-    or re-run input replaces its rows instead of adding a second copy.
+    killed one) are dropped in the same commit: the parts that hold them are written
+    again without them, under new names, and the old parts are retired to
+    ``_history``, so a changed or re-run input replaces its rows instead of adding a
+    second copy.
+
+    The run id recorded in the version is the staging directory's parent
+    (``OUT/_staging/<run_id>/<batch_id>``).
     """
     out, stage = Path(out), Path(stage)
     config = config or WriteConfig()
+    run_id = stage.parent.name
+    base = current_version(out)
     moves: list[tuple[str, str]] = []
-    rewritten = _stage_rewrites(out, stage, set(replace_file_ids), config, moves)
+    added: list[tuple[str, str]] = []
+    retired: list[tuple[str, str]] = []
+    rewritten = _stage_rewrites(
+        out, stage, base, batch_id, set(replace_file_ids), config, moves, added, retired
+    )
     for name in COMMIT_ORDER:
         for src in sorted((stage / "parquet" / name).glob("part-*.parquet")):
             moves.append((str(src), str(out / name / src.name)))
-    journal = {"batch_id": batch_id, "moves": moves, "written_at": time.time()}
+            added.append((name, src.name))
+    tables = {t: list(base.tables.get(t, [])) for t in COMMIT_ORDER}
+    for table, name in retired:
+        tables[table].remove(name)
+    for table, name in added:
+        tables[table].append(name)
+    version = Version(base.number + 1, tables, run_id, batch_id, time.time())
+    journal = {
+        "batch_id": batch_id,
+        "out": str(out),
+        "moves": moves,
+        "added": added,
+        "retired": retired,
+        "version": version.as_record(),
+        "written_at": time.time(),
+    }
     tmp = stage / (JOURNAL + ".tmp")
     tmp.write_text(json.dumps(journal))
     _fault_point("before_journal")
@@ -73,43 +106,64 @@ def commit_batch(
 
 
 def _stage_rewrites(
-    out: Path, stage: Path, file_ids: set[str], config: WriteConfig, moves: list
+    out: Path,
+    stage: Path,
+    base: Version,
+    batch_id: str,
+    file_ids: set[str],
+    config: WriteConfig,
+    moves: list,
+    added: list,
+    retired: list,
 ) -> int:
-    if not file_ids or not (out / "articles").is_dir():
+    if not file_ids:
         return 0
     gone: set[str] = set()
     parts: list[str] = []
-    for part in sorted((out / "articles").glob("part-*.parquet")):
-        col = pq.read_table(part, columns=["article_id", "file_id"])
+    for part in base.tables.get("articles", []):
+        col = pq.read_table(part_path(out, "articles", part), columns=["article_id", "file_id"])
         mask = pc.is_in(col.column("file_id"), pa.array(sorted(file_ids)))
         if pc.any(mask).as_py():
             gone.update(pc.filter(col.column("article_id"), mask).to_pylist())
-            parts.append(part.name)
+            parts.append(part)
     if not gone:
         return 0
     gone_arr = pa.array(sorted(gone))
     rewrite_dir = stage / "rewrite"
     n = 0
     for name in CONTENT_TABLES:
-        for part_name in parts:
-            final = out / name / part_name
-            if not final.exists():
+        held = set(base.tables.get(name, []))
+        for i, part_name in enumerate(parts):
+            if part_name not in held:
                 continue
-            table = pq.read_table(final)
-            keep = pc.invert(pc.is_in(table.column("article_id"), gone_arr))
-            write_parquet(table.filter(keep), name, rewrite_dir / name / part_name, config)
-            moves.append((str(rewrite_dir / name / part_name), str(final)))
+            table = pq.read_table(part_path(out, name, part_name))
+            kept = table.filter(pc.invert(pc.is_in(table.column("article_id"), gone_arr)))
+            retired.append((name, part_name))
             n += 1
+            if kept.num_rows:
+                # A new name: a reader of the previous version still finds the old part.
+                new_name = f"part-{batch_id}-r{i:04d}.parquet"
+                write_parquet(kept, name, rewrite_dir / name / new_name, config)
+                moves.append((str(rewrite_dir / name / new_name), str(out / name / new_name)))
+                added.append((name, new_name))
     return n
 
 
 def _apply_journal(stage: Path) -> None:
+    """Do (or finish) a journaled commit; every step can be repeated after a crash."""
     journal = json.loads((stage / JOURNAL).read_text())
     for src, dst in journal["moves"]:
         if os.path.exists(src):
             Path(dst).parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
             _fault_point("mid_commit")
+    if journal.get("version") is not None:
+        out = Path(journal.get("out") or stage.parents[2])
+        for table, name in journal.get("added", []):
+            link_history(out, table, name)
+        for table, name in journal.get("retired", []):
+            retire_part(out, table, name)
+        publish_version(out, Version.from_record(journal["version"]))
     shutil.rmtree(stage, ignore_errors=True)
 
 

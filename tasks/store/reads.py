@@ -1,7 +1,8 @@
-"""Reads of the published dataset: tables and the manifest of inputs already held."""
+"""Reads of the published dataset: snapshots of one version, the manifest of inputs held."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,23 +10,62 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.schemas import TABLES
+from tasks.store.versions import Version, current_version, part_path, version_as_of
 
 _PROCESSED = ("ok", "quarantined", "skipped_unchanged")
+_READ_ATTEMPTS = 3
 
 
-def read_table(out: str | Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    """Read one published table of a dataset (empty table with the schema if none yet)."""
-    path = Path(out) / name
-    schema = TABLES[name]
-    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
-    if not parts:
-        empty = schema.empty_table()
-        return empty.select(columns) if columns else empty
-    import pyarrow.dataset as ds
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a dataset, for reads that must agree across tables.
 
-    return ds.dataset([str(p) for p in parts], schema=schema, format="parquet").to_table(
-        columns=columns
-    )
+    Take it once (``snapshot(out)``) and read every table through it: a batch that
+    commits meanwhile publishes a newer version and leaves this one intact.
+    """
+
+    out: Path
+    version: Version
+
+    def paths(self, name: str) -> list[str]:
+        """The part files of table ``name`` in this version (``_history`` links first)."""
+        return [str(part_path(self.out, name, p)) for p in self.version.tables.get(name, [])]
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Read one table of this version (empty table with the schema if it has no parts)."""
+        import pyarrow.dataset as ds
+
+        schema = TABLES[name]
+        for attempt in range(_READ_ATTEMPTS):
+            paths = self.paths(name)
+            if not paths:
+                empty = schema.empty_table()
+                return empty.select(columns) if columns else empty
+            try:
+                dataset = ds.dataset(paths, schema=schema, format="parquet")
+                return dataset.to_table(columns=columns)
+            except OSError:  # FileNotFoundError, or pyarrow's 'Failed to open local file'
+                # A part without a _history link moved there between lookup and open.
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def snapshot(out: str | Path, as_of: str | None = None) -> Snapshot:
+    """The current version of ``out``, or the last one run ``as_of`` committed.
+
+    Raises:
+        ConfigError: ``as_of`` names no run with a retained version.
+    """
+    version = current_version(out) if as_of is None else version_as_of(out, as_of)
+    return Snapshot(Path(out), version)
+
+
+def read_table(
+    out: str | Path, name: str, columns: list[str] | None = None, as_of: str | None = None
+) -> pa.Table:
+    """Read one published table of a dataset's current version (or of run ``as_of``)."""
+    return snapshot(out, as_of).read_table(name, columns)
 
 
 def load_manifest(out: str | Path) -> dict[tuple[str, str | None], str]:

@@ -12,6 +12,7 @@ from tasks.store.commit import JOURNAL, _apply_journal
 from tasks.store.lock import _pid_alive
 from tasks.store.reads import read_table
 from tasks.store.runs import read_run_logs, write_run_log
+from tasks.store.versions import VERSIONS
 
 # Temp files a process leaves directly under OUT (lock candidate, writability probe).
 _DEAD_TEMP = re.compile(r"\.(?:lock|write-probe)-(\d+)(?:-\w+\.tmp)?")
@@ -28,7 +29,7 @@ def recover(out: str | Path, run_id: str | None = None) -> dict[str, int]:
     - removes quarantine copies of a dead run for inputs whose ``files`` row was never
       committed (the re-run quarantines them again under its own run id);
     - removes temp files a dead process left outside the tables (``*.tmp`` lock, probe
-      and index files). Tables themselves never hold temp files.
+      index and version files). Tables themselves never hold temp files.
 
     Returns:
         Counts: rolled_forward, discarded (batches), interrupted_runs, quarantine_removed.
@@ -101,8 +102,8 @@ def _remove_dead_temp_files(out: Path) -> None:
         m = _DEAD_TEMP.fullmatch(tmp.name)
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
             tmp.unlink(missing_ok=True)
-    index = out / "_index"
-    if index.is_dir():
-        # Under the lock nobody else writes the index, so any temp file there is dead.
-        for tmp in index.rglob("*.tmp"):
-            tmp.unlink(missing_ok=True)
+    for name in ("_index", VERSIONS):
+        # Under the lock nobody else writes the index or versions: a temp file there is dead.
+        if (out / name).is_dir():
+            for tmp in (out / name).rglob("*.tmp"):
+                tmp.unlink(missing_ok=True)

@@ -90,3 +90,32 @@ def test_run_off_a_terminal_prints_plain_lines_and_summary(sample_dataset: Path)
     assert "completed" in stdout.splitlines()[0]
     assert len(stdout.splitlines()) <= 25  # one screen
     assert pq.read_table(sample_dataset / "articles").num_rows >= 5
+
+
+def test_query_as_of_reads_the_dataset_as_an_earlier_run_left_it(tmp_path: Path, capsys) -> None:
+    import pyarrow as pa
+
+    from tasks import store, write
+    from tasks.config import WriteConfig
+
+    out = tmp_path / "out"
+    for run, title in (("r1", "الخبر الأول"), ("r2", "الخبر بعد التعديل")):
+        batch = f"{run}-00000"
+        stage = store.staging_dir(out, run, batch)
+        files = pa.table(
+            {"file_id": ["f1"], "source_uri": ["in/a.txt"], "status": ["ok"], "run_id": [run]}
+        )
+        arts = pa.table(
+            {"article_id": [f"a-{run}"], "file_id": ["f1"], "title": [title], "run_id": [run]}
+        )
+        write.write_batch({"files": files, "articles": arts}, stage, batch, WriteConfig())
+        # r2 re-processed in/a.txt: its rows replace r1's
+        store.commit_batch(out, stage, batch, ["f1"] if run == "r2" else [], WriteConfig())
+    sql = "select title from articles"
+    assert main(["query", str(out), sql, "--format", "csv"]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1:] == ["الخبر بعد التعديل"]
+    assert main(["query", str(out), sql, "--format", "csv", "--as-of", "r1"]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1:] == ["الخبر الأول"]
+    assert main(["query", str(out), sql, "--as-of", "r0"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "'r0'" in err and "r1, r2" in err

@@ -236,7 +236,29 @@ def _reader_problems(out: Path) -> tuple[list[str], int]:
             continue
         if name == "articles":
             n_articles = max(n, n_sql[0])
+    problems += _snapshot_join_problems(out)
     return problems, n_articles
+
+
+def _snapshot_join_problems(out: Path) -> list[str]:
+    """Join the tables of one version, as ``akhbar query`` does: nothing may dangle (issue 16)."""
+    from tasks.report import connect_dataset
+
+    con = connect_dataset(out)
+    joins = {
+        "tokens without their article": "tokens anti join articles using (article_id)",
+        "sentences without their article": "sentences anti join articles using (article_id)",
+        "entities without their sentence": (
+            "entities anti join sentences using (article_id, sentence_index)"
+        ),
+        "articles without their files row": "articles anti join files using (file_id)",
+    }
+    found = []
+    for what, sql in joins.items():
+        (n,) = con.execute(f"select count(*) from {sql}").fetchone()
+        if n:
+            found.append(f"{n} {what} in version {store.current_version(out).number}")
+    return found
 
 
 def test_second_run_is_refused_and_readers_see_only_whole_batches(tmp_path):
