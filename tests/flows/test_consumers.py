@@ -1,7 +1,7 @@
-"""The README's "Using the output" snippets, run as written against the sample output.
+"""The "Using the output" snippets of docs/output.md, run as written against the sample output.
 
-Snippets come from README.md's section. Python blocks are run
-per "###" subsection in one namespace (later blocks continue earlier ones),
+Snippets come from that section of docs/output.md (linked from the README). Python
+blocks are run per "###" subsection in one namespace (later blocks continue earlier ones),
 with the literal ``"data/out"`` pointed at a fresh ``akhbar run data/samples``.
 """
 
@@ -22,7 +22,7 @@ _SECTION = "## Using the output"
 
 
 def _section_text() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "output.md").read_text(encoding="utf-8")
     start = text.index(_SECTION)
     nxt = re.search(r"^## ", text[start + len(_SECTION) :], re.M)
     return text[start : start + len(_SECTION) + nxt.start()] if nxt else text[start:]
