@@ -327,9 +327,6 @@ def write_quarantine(
         json.dump(sidecar, f, ensure_ascii=False, indent=1)
 
 
-_write_quarantine = write_quarantine  # the name flows/ first used
-
-
 def read_input(source_uri: str, member: str | None, config: FetchConfig) -> bytes:
     """Re-read one input's raw bytes (an archive member when ``member`` is set).
 
