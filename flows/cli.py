@@ -94,6 +94,20 @@ def _parser() -> argparse.ArgumentParser:
         help="least share of Arabic letters for an article to be kept (default: 0.5)",
     )
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show Prefect's flow and task run log lines (hidden on a terminal by default)",
+    )
+    run.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=None,
+        help="lowest level of Prefect log lines shown in the terminal "
+        "(default: WARNING on a terminal, INFO otherwise; the Prefect UI gets them all)",
+    )
 
     status = sub.add_parser(
         "status",
@@ -231,17 +245,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _usage_error(str(exc))
 
     from flows.console import Console
-    from flows.runtime import prefect_api
+    from flows.runtime import prefect_api, run_link, set_console_log_level
 
     console = Console(json_mode=args.json)
+    # Before Prefect is imported here or in any worker process: they read it from the
+    # environment when they configure logging (issue 18).
+    set_console_log_level(_console_log_level(args, console.tty))
+    console.start()
+    link = None
     try:
         with prefect_api() as server:
             from flows import news_pipeline as np_mod  # imports while the server boots
 
             server.wait_ready()
-            np_mod.BATCH_CALLBACK = console.on_batch
+            np_mod.LISTENER.progress = console
             with server.settings():
-                result = np_mod.news_pipeline(params)
+                state = np_mod.news_pipeline(params, return_state=True)
+            link = run_link(server, state.state_details.flow_run_id)
+            result = state.result()
     except AkhbarError as exc:
         console.close()
         print(f"akhbar: error: {exc}", file=sys.stderr)
@@ -249,10 +270,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         console.close()
         print(f"akhbar: run failed: {exc}", file=sys.stderr)
+        console.print_ui_hint(link)
         return EXIT_FAILED
-    console.close()
+    finally:
+        console.close()
     console.print_summary(result)
+    console.print_ui_hint(link)
     return EXIT_OK if result.get("outcome") != "failed" else EXIT_FAILED
+
+
+def _console_log_level(args: argparse.Namespace, tty: bool) -> str | None:
+    """Prefect's console log level: quiet on a terminal unless asked, else Prefect's default."""
+    if args.log_level:
+        return args.log_level
+    if args.verbose:
+        return "INFO"
+    if not tty:
+        return None
+    # The live display replaces the per-task lines; the UI still gets them.
+    return os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1,43 +1,62 @@
-"""Terminal output: a rich progress bar on a TTY, plain lines otherwise, one-screen summaries."""
+"""Terminal output: a live run display on a TTY, plain lines otherwise, one-screen summaries."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 from collections import Counter
-from typing import Any
+from typing import IO, Any
 
 
 class Console:
-    """Progress over batches while a run goes, then the run summary."""
+    """The run's progress while it goes, then its summary.
+
+    On a terminal: one live display (articles and words done, words/s, ETA, files by
+    outcome), redrawn in place. Everything else written to the terminal meanwhile,
+    by this process, the worker processes or the temporary server, is routed above
+    it (see ``_StderrRoute``). Off a terminal: one plain line per committed batch.
+    """
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json_mode = json_mode
         self.tty = sys.stderr.isatty() and not json_mode
-        self._progress = None
-        self._task = None
-        self._files = 0
+        self._display: LiveRun | None = None
+        self._route: _StderrRoute | None = None
+
+    def start(self) -> None:
+        """Take over the terminal for the live display (a no-op off a terminal)."""
+        if not self.tty or self._display is not None:
+            return
+        from rich.console import Console as RichConsole
+        from rich.live import Live
+
+        self._route = _StderrRoute()
+        screen = RichConsole(file=self._route.terminal, soft_wrap=False)
+        self._display = LiveRun()
+        self._live = Live(
+            self._display,
+            console=screen,
+            refresh_per_second=4,
+            redirect_stdout=True,
+            redirect_stderr=False,
+        )
+        self._live.start()
+        self._route.start(screen)
+
+    def on_fetched(self, records: int, batches: int) -> None:
+        if self._display is not None:
+            self._display.on_fetched(records, batches)
+
+    def on_chunk(self, records: int, stats: dict | None) -> None:
+        if self._display is not None:
+            self._display.on_chunk(records, stats)
 
     def on_batch(self, stats: dict, done: int, total: int) -> None:
-        self._files += int(stats.get("files", 0))
-        if self.tty:
-            if self._progress is None:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-                self._progress = Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    transient=True,
-                )
-                self._progress.start()
-                self._task = self._progress.add_task("batches", total=total)
-            self._progress.update(
-                self._task,
-                completed=done,
-                description=f"batches ({self._files} files)",
-            )
+        if self._display is not None:
+            self._display.on_batch(stats)
         elif not self.json_mode:
             print(
                 f"akhbar: batch {done}/{total} committed: {stats.get('files', 0)} files, "
@@ -47,9 +66,17 @@ class Console:
             )
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        """Draw the display's last state and give the terminal back."""
+        if self._display is None:
+            return
+        self._route.stop()  # lines still in the pipe go above the display's last frame
+        self._live.stop()
+        self._display = None
+
+    def print_ui_hint(self, hint: str | None) -> None:
+        """Where to find the run in the Prefect UI (on a terminal only: plain output stays)."""
+        if hint and self.tty:
+            print(hint, flush=True)
 
     def print_summary(self, result: dict[str, Any]) -> None:
         if self.json_mode:
@@ -159,3 +186,150 @@ def print_status(out: str) -> None:
         table = read_table(out, name, ["article_id"])
         n_art = len(pc.unique(table.column("article_id"))) if table.num_rows else 0
         console.print(f"{name}: {table.num_rows} rows ({n_art} articles)")
+
+
+class LiveRun:
+    """The live display's state and its rendering (a rich renderable).
+
+    Progress is counted in article records, the unit fetch hands to the chunks:
+    each finished chunk adds its records, so a single big archive advances too.
+    The total is known once every batch has been read; until then the ETA is
+    extrapolated from the batches read so far and marked with ``~``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.reading_done_at: float | None = None
+        self.records_total = 0
+        self.batches_read = 0
+        self.batches = 0
+        self.records_done = 0
+        self.articles = 0
+        self.words = 0
+        self.files: Counter = Counter()
+
+    def on_fetched(self, records: int, batches: int) -> None:
+        with self._lock:
+            if self.reading_done_at is None:
+                self.reading_done_at = time.monotonic()
+            self.records_total += records
+            self.batches_read += 1
+            self.batches = batches
+
+    def on_chunk(self, records: int, stats: dict | None) -> None:
+        with self._lock:
+            self.records_done += records
+            if stats:
+                self.words += int(stats.get("words", stats.get("tokens", 0)))
+                self.articles += int(stats.get("articles", 0))
+
+    def on_batch(self, stats: dict) -> None:
+        with self._lock:
+            self.files.update(stats.get("status", {}))
+
+    def _total(self) -> tuple[int, bool]:
+        """Records in the whole input, and whether that is known or extrapolated."""
+        if self.batches and self.batches_read >= self.batches:
+            return self.records_total, True
+        if not self.batches_read:
+            return 0, False
+        return round(self.records_total * self.batches / self.batches_read), False
+
+    def __rich__(self) -> Any:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        with self._lock:
+            now = time.monotonic()
+            total, exact = self._total()
+            done = self.records_done
+            elapsed = now - self.started
+            # rates from the first batch read on: start-up (server, imports) is not work
+            busy = now - self.reading_done_at if self.reading_done_at else 0.0
+            rate = self.words / busy if busy > 0 else 0.0
+            per_record = busy / done if done else None
+            files, articles, words = Counter(self.files), self.articles, self.words
+        pct = min(done / total, 1.0) if total else 0.0
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(width=36, no_wrap=True)
+        grid.add_column(no_wrap=True)
+        if not self.batches_read:
+            grid.add_row(Text("reading inputs", style="bold"), ProgressBar(total=None), "")
+        else:
+            if done >= total and exact:
+                eta = "done"
+            elif per_record is None:
+                eta = "ETA …"
+            else:
+                eta = f"ETA {'' if exact else '~'}{_clock((total - done) * per_record)}"
+            grid.add_row(
+                Text("articles", style="bold"),
+                ProgressBar(total=max(total, 1), completed=done),
+                Text.assemble(
+                    (f"{pct:4.0%}", "bold"),
+                    f"  {done:,}/{'' if exact else '~'}{total:,} records -> {articles:,} kept  ",
+                    (f"{words:,} words", "cyan"),
+                    f"  {rate:,.0f} words/s  {eta}  elapsed {_clock(elapsed)}",
+                ),
+            )
+        grid.add_row(
+            Text("files", style="bold"),
+            Text(f"batches {self.batches_read}/{self.batches or '?'} read", style="dim"),
+            Text(
+                f"{files['ok']} ok, {files['skipped_unchanged']} unchanged, "
+                f"{files['quarantined']} quarantined, {files['failed']} failed"
+            ),
+        )
+        return grid
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.5))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _StderrRoute:
+    """Route file descriptor 2 through a pipe so its lines print above the live display.
+
+    Prefect's console handlers, Python warnings and tracebacks in this process, the
+    worker processes (they inherit fd 2) and the temporary server all write there;
+    drawn in between the display's own cursor moves they would tear it apart. A
+    thread reads the pipe and prints each line through the display's console, which
+    puts it above the live region. The display itself writes to a copy of the
+    original terminal descriptor.
+    """
+
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self.terminal: IO[str] = os.fdopen(os.dup(self._saved), "w", buffering=1)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._read = read
+        self._thread: threading.Thread | None = None
+
+    def start(self, screen: Any) -> None:
+        self._thread = threading.Thread(target=self._pump, args=(screen,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, screen: Any) -> None:
+        from rich.text import Text
+
+        with os.fdopen(self._read, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                screen.print(Text.from_ansi(line), soft_wrap=True)
+
+    def stop(self) -> None:
+        """Give fd 2 back to the terminal; print what is still in the pipe."""
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if self._thread is not None:
+            # EOF once no process holds the pipe any more (workers and server are gone)
+            self._thread.join(timeout=3)
+        self.terminal.flush()

@@ -10,11 +10,11 @@ process (``ProcessPoolTaskRunner``) or on a Dask cluster. Commits happen one at
 a time, in batch order, in the flow process, which owns the dataset.
 """
 
-
 import time
 from collections import deque
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -70,7 +70,14 @@ def fetch_stage(spec: BatchSpec, known: dict[str, str]) -> dict:
         result = fetch.fetch_one_by_one(sources, spec.params.fetch, manifest, qdir)
     store.save_stage(result.files, spec.path("files"))
     chunks = store.stage_record_chunks(spec, result.records)
-    stats = {"spec": spec, "records": result.records.num_rows, "chunk_files": chunks}
+    n, size = result.records.num_rows, spec.params.chunk_size
+    stats = {
+        "spec": spec,
+        "records": n,
+        "chunk_files": chunks,
+        # records per chunk, for the CLI's progress (chunks are consecutive slices)
+        "chunk_records": [min(size, n - start) for start in range(0, n, size)],
+    }
     return _timed(stats, "fetch", t0)
 
 
@@ -81,7 +88,8 @@ def clean_stage(spec: BatchSpec, chunk: int) -> dict:
     result = clean.clean_batch(store.load_stage(spec.path("records", chunk)), spec.params.clean)
     store.save_stage(result.articles, spec.path("articles", chunk))
     rejected = {fid: dict(c) for fid, c in result.rejected.items()}
-    return _timed({"spec": spec, "chunk": chunk, "rejected": rejected}, "clean", t0)
+    stats = {"spec": spec, "chunk": chunk, "rejected": rejected}
+    return _timed({**stats, "articles": result.articles.num_rows}, "clean", t0)
 
 
 @task(name="segment", **_TASK)
@@ -209,6 +217,8 @@ def _submit_chunks(runner, fetched: dict) -> list:
         f = runner.submit(clean_stage, {"spec": spec, "chunk": k})
         for stage in (segment_stage, annotate_stage, write_stage):
             f = runner.submit(stage, {"prev": f})
+        if LISTENER.progress is not None:
+            f.add_done_callback(partial(_chunk_done, records=fetched["chunk_records"][k]))
         futures.append(f)
     return futures
 
@@ -279,6 +289,8 @@ def news_pipeline(params: PipelineParams) -> dict:
                     fetching.append(runner.submit(fetch_stage, args))
                 if fetching and (not running or fetching[0].state.is_final()):
                     fetched = fetching.popleft().result()
+                    if LISTENER.progress is not None:
+                        LISTENER.progress.on_fetched(fetched["records"], len(batches))
                     running.append((fetched, _submit_chunks(runner, fetched)))
                     continue
                 fetched, futures = running.popleft()
@@ -286,7 +298,8 @@ def news_pipeline(params: PipelineParams) -> dict:
                 summary.add_batch(stats)
                 done += 1
                 artifacts.update_progress(progress, done, len(batches))
-                _on_batch(stats, done, len(batches))
+                if LISTENER.progress is not None:
+                    LISTENER.progress.on_batch(stats, done, len(batches))
             for f in started_workers:
                 f.wait()
         store.remove_run_staging(out, run_id)
@@ -306,10 +319,42 @@ def _known_for(spec: BatchSpec, known: dict) -> dict[str, str]:
     return {f"{uri}\x1f{member or ''}": sha for (uri, member), sha in known.items() if uri in uris}
 
 
-# The CLI sets this to drive its progress bar; None in deployments.
-BATCH_CALLBACK: Callable[[dict, int, int], None] | None = None
+class RunProgress(Protocol):
+    """What the flow reports as it goes (the CLI's live display implements it)."""
+
+    def on_fetched(self, records: int, batches: int) -> None:
+        """A batch was read: ``records`` article records in it, of ``batches`` batches."""
+
+    def on_chunk(self, records: int, stats: dict | None) -> None:
+        """A chunk of ``records`` records finished (``stats`` None if it crashed)."""
+
+    def on_batch(self, stats: dict, done: int, total: int) -> None:
+        """Batch ``done`` of ``total`` was committed with these counts."""
 
 
-def _on_batch(stats: dict, done: int, total: int) -> None:
-    if BATCH_CALLBACK is not None:
-        BATCH_CALLBACK(stats, done, total)
+class _Listener:
+    """Who hears the flow's progress in this process (the CLI's display; none in deployments).
+
+    The flow object travels to worker processes pickled by value, with the module
+    globals it uses; the listener holds a live terminal, so it stays behind.
+    """
+
+    def __init__(self) -> None:
+        self.progress: RunProgress | None = None
+
+    def __reduce__(self):
+        return (_Listener, ())
+
+
+LISTENER = _Listener()
+
+
+def _chunk_done(future, records: int) -> None:
+    # Called in the runner's thread as soon as a chunk's last task ends, so the display
+    # advances per chunk, not per (possibly huge) batch (issue 18).
+    try:
+        stats = future.result()
+    except BaseException:  # noqa: BLE001 - a crashed chunk still counts as done
+        stats = None
+    if LISTENER.progress is not None:
+        LISTENER.progress.on_chunk(records, stats)

@@ -163,3 +163,63 @@ def _drain_logs() -> None:
         EventsWorker.drain_all(timeout=5)
     except Exception:  # noqa: BLE001
         pass
+
+
+def set_console_log_level(level: str | None) -> None:
+    """Lowest level Prefect's console handler prints, for this and every worker process.
+
+    Only the console handler: the API handler still sends every log line to the
+    Prefect UI. Set in the environment, before Prefect configures logging, because
+    the process pool's workers are new processes that configure it themselves.
+    """
+    if level is None:
+        return
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = level
+    if level == "DEBUG":
+        os.environ["PREFECT_LOGGING_LEVEL"] = "DEBUG"
+
+
+UI_PORT = 4200
+
+
+def run_link(server, flow_run_id) -> str | None:
+    """How to open this flow run in the Prefect UI, as lines to print after the run.
+
+    A user's server (``PREFECT_API_URL``) gets its direct link. The temporary server
+    is gone once the command exits, but the run stays in the Prefect database it
+    wrote to: give the command that serves a UI over that database, and the link there.
+    """
+    if flow_run_id is None:
+        return None
+    path = f"/runs/flow-run/{flow_run_id}"
+    if not isinstance(server, LocalServer):
+        ui = os.environ.get("PREFECT_UI_URL") or server.api_url.rstrip("/").removesuffix("/api")
+        return f"run in the Prefect UI: {ui}{path}" if ui else None
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    url = settings.server.database.connection_url
+    database = url.get_secret_value() if url is not None else ""
+    where = database.split("///", 1)[-1] if database.startswith("sqlite") else "its database"
+    env = [f"{k}={shlex.quote(v)}" for k, v in _OFFLINE.items() if k != "PREFECT_UI_ENABLED"]
+    for key in ("PREFECT_HOME", "PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_PROFILES_PATH"):
+        if os.environ.get(key):
+            env.append(f"{key}={shlex.quote(os.environ[key])}")
+    prefect = Path(sys.executable).with_name("prefect")
+    try:
+        prefect = prefect.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    command = " ".join(
+        [*env, shlex.quote(str(prefect)), "server", "start", "--host", "127.0.0.1"]
+        + ["--port", str(UI_PORT)]
+    )
+    return (
+        f"this run is kept in the Prefect database {where}; to browse it in the UI, run\n"
+        f"  {command}\n"
+        f"and open http://127.0.0.1:{UI_PORT}{path}"
+    )

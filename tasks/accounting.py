@@ -212,13 +212,18 @@ def token_counts(tokens: pa.Table) -> dict[str, int]:
 
 
 def content_counts(tables: dict[str, pa.Table]) -> dict:
-    """Row counts of a chunk's sentences, tokens and entities, and its most frequent entities."""
-    ents = tables["entities"]
+    """Row counts of a chunk's sentences, tokens, words and entities, and its top entities.
+
+    Words are the tokens that are not punctuation (UPOS ``PUNCT``).
+    """
+    ents, toks = tables["entities"], tables["tokens"]
+    punct = pc.sum(pc.equal(toks.column("upos").cast(pa.string()), "PUNCT")).as_py() or 0
     labels = ents.column("label").cast(pa.string()).to_pylist()
     top = Counter(zip(ents.column("text").to_pylist(), labels, strict=True))
     return {
         "sentences": tables["sentences"].num_rows,
-        "tokens": tables["tokens"].num_rows,
+        "tokens": toks.num_rows,
+        "words": toks.num_rows - punct,
         "entities": ents.num_rows,
         "entity_labels": dict(Counter(labels)),
         "top_entities": [[t, lab, n] for (t, lab), n in top.most_common(50)],
