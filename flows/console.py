@@ -255,7 +255,7 @@ class LiveRun:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(width=36, no_wrap=True)
-        grid.add_column(no_wrap=True)
+        grid.add_column()  # wraps on a narrow terminal instead of cutting the figures
         if not self.batches_read:
             grid.add_row(Text("reading inputs", style="bold"), ProgressBar(total=None), "")
         else:

@@ -6,10 +6,13 @@
 the figures, ``render_html`` draws them into one HTML file with inline SVG
 charts, and ``write_report`` does both.
 
-Arabic in charts: matplotlib does not shape Arabic (letters come out isolated
-and left-to-right). Charts are therefore written as SVG with text kept as text
-(``svg.fonttype = none``), so the browser shapes and orders the labels, and
-the tables with Arabic cells are plain HTML with ``dir="rtl" lang="ar"``.
+Arabic in charts: matplotlib neither shapes Arabic nor orders it right to left
+(letters come out isolated and reversed). Chart labels are therefore shaped
+(arabic-reshaper: each letter's joined form) and put in display order
+(python-bidi) before matplotlib draws them, and the SVG keeps glyphs as paths
+(DejaVu Sans, which has the Arabic presentation forms), so a chart reads the same
+in every viewer, with or without Arabic fonts; its ``<desc>`` keeps the labels
+as text. Tables with Arabic cells are plain HTML with ``dir="rtl" lang="ar"``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import io
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -207,15 +211,56 @@ def build_report(
     )
 
 
-def _svg(fig: Any) -> str:
-    """A matplotlib figure as inline SVG, text left as text so the browser shapes Arabic."""
+def arabic_label(text: str) -> str:
+    """``text`` as matplotlib must get it: Arabic letters joined and in display order.
+
+    ``صوت`` becomes ``ﺕﻮﺻ``: final, medial and initial forms (U+FExx), stored left to
+    right, which matplotlib then draws as the word reads. Text without Arabic is
+    returned unchanged.
+    """
+    if not _ARABIC.search(text):
+        return text
+    from bidi import get_display
+
+    return get_display(_reshaper().reshape(text))
+
+
+@cache
+def _reshaper() -> Any:
+    """A reshaper that forms only the ligatures the chart font has glyphs for.
+
+    arabic-reshaper would turn الله into U+FDF2, which DejaVu Sans lacks (a blank box);
+    the lam-alef ligatures (لا -> U+FEFB) it has and keeps.
+    """
+    from arabic_reshaper import ArabicReshaper
+    from arabic_reshaper.ligatures import LIGATURES
+    from fontTools.ttLib import TTFont
+    from matplotlib.font_manager import FontProperties, findfont
+
+    cmap = TTFont(findfont(FontProperties(family=_CHART_FONT))).getBestCmap()
+    config = {
+        name: all(ord(ch) in cmap for form in forms for ch in form)
+        for name, (_, forms) in LIGATURES
+    }
+    return ArabicReshaper(configuration=config)
+
+
+def _svg(fig: Any, desc: str = "") -> str:
+    """A matplotlib figure as inline SVG, glyphs as paths; ``desc`` becomes its ``<desc>``."""
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
+    with matplotlib.rc_context({"svg.fonttype": "path", "font.family": _CHART_FONT}):
         fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    if desc:
+        head = text.index(">") + 1
+        text = f"{text[:head]}\n<desc>{html.escape(desc)}</desc>{text[head:]}"
+    return text
+
+
+_CHART_FONT = "DejaVu Sans"  # has Arabic and its presentation forms; ships with matplotlib
 
 
 def _figure(width: float, height: float) -> Any:
@@ -234,14 +279,53 @@ def _int_ticks(axis: Any) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def chart_by_source(by_source: list[tuple]) -> str:
-    """Horizontal bars of articles per source (Arabic labels)."""
+def figure_by_source(by_source: list[tuple]) -> Any:
+    """Horizontal bars of articles per source, Arabic source names shaped."""
     top = by_source[:15][::-1]
     fig, ax = _figure(6.5, 0.35 * len(top) + 0.9)
-    ax.barh([s for s, *_ in top], [n for _, n, *_ in top], color="#3b6ea8")
+    ax.barh([arabic_label(s) for s, *_ in top], [n for _, n, *_ in top], color="#3b6ea8")
     ax.set_xlabel("articles")
     _int_ticks(ax.xaxis)
-    return _svg(fig)
+    return fig
+
+
+def chart_by_source(by_source: list[tuple]) -> str:
+    """``figure_by_source`` as inline SVG."""
+    desc = "articles per source: " + ", ".join(f"{s} {n}" for s, n, *_ in by_source[:15])
+    return _svg(figure_by_source(by_source), desc)
+
+
+_LABEL_COLORS = {"PER": "#3b6ea8", "LOC": "#5a8f5a", "ORG": "#c07a2c", "MISC": "#8a6bb0"}
+
+
+def figure_entities(top_entities: dict[str, list[tuple[str, int]]], n: int = 15) -> Any:
+    """Horizontal bars of the most frequent entities of all labels, coloured by label."""
+    rows = sorted(
+        ((text, label, count) for label, ents in top_entities.items() for text, count in ents),
+        key=lambda r: (-r[2], r[0]),
+    )[:n][::-1]
+    fig, ax = _figure(6.5, 0.35 * len(rows) + 0.9)
+    colors = [_LABEL_COLORS.get(label, "#777777") for _, label, _ in rows]
+    ax.barh([arabic_label(t) for t, *_ in rows], [c for *_, c in rows], color=colors)
+    from matplotlib.patches import Patch
+
+    seen = dict.fromkeys(label for _, label, _ in reversed(rows))
+    ax.legend(
+        handles=[Patch(color=_LABEL_COLORS.get(lab, "#777777"), label=lab) for lab in seen],
+        loc="lower right",
+        frameon=False,
+    )
+    ax.set_xlabel("mentions")
+    _int_ticks(ax.xaxis)
+    return fig
+
+
+def chart_entities(top_entities: dict[str, list[tuple[str, int]]]) -> str:
+    """``figure_entities`` as inline SVG."""
+    desc = "top entities: " + ", ".join(
+        f"{t} ({label}) {n}" for label, ents in top_entities.items() for t, n in ents
+    )
+    return _svg(figure_entities(top_entities), desc)
 
 
 def chart_by_day(by_day: list[tuple[str, int]]) -> str:
@@ -263,7 +347,7 @@ def chart_by_day(by_day: list[tuple[str, int]]) -> str:
         fig.autofmt_xdate()
     ax.set_ylabel("articles")
     _int_ticks(ax.yaxis)
-    return _svg(fig)
+    return _svg(fig, "articles per day: " + ", ".join(f"{d} {n}" for d, n in by_day))
 
 
 _FEW_DAYS = 40
@@ -400,7 +484,11 @@ def render_html(report: Report) -> str:
             ),
         ]
     if report.top_entities:
-        parts += ["<h2>Top entities per label</h2>", '<div class="grid">']
+        parts += [
+            "<h2>Top entities per label</h2>",
+            chart_entities(report.top_entities),
+            '<div class="grid">',
+        ]
         for label, ents in report.top_entities.items():
             parts.append(
                 f"<div><h3>{_esc(label)}</h3>"

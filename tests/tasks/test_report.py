@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tasks.report import build_report, connect_dataset, render_html, write_report
+from tasks.report import (
+    arabic_label,
+    build_report,
+    connect_dataset,
+    figure_by_source,
+    figure_entities,
+    render_html,
+    write_report,
+)
 from tests.dataset_factory import write_tiny_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +76,12 @@ def test_html_is_self_contained_with_rtl_arabic_and_charts(tiny: Path) -> None:
     page = render_html(build_report(tiny, runs=[{"run_id": "r1", "status": "completed"}]))
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "external resource"
-    assert page.count("<svg") == 3  # per source, per day, tokens per article
-    # Arabic cells are marked right-to-left; chart labels stay text for the browser to shape
+    assert page.count("<svg") == 4  # per source, per day, tokens per article, entities
+    # Arabic cells are marked right-to-left; charts draw shaped glyphs and describe themselves
     assert '<td dir="rtl" lang="ar">صوت المغرب</td>' in page
     svg = page[page.index("<svg") : page.index("</svg>")]
-    assert "صوت المغرب" in svg
+    assert "<desc>articles per source: صوت المغرب 2" in svg
+    assert "<text" not in svg  # glyphs are paths: the same in every viewer
     assert "<code>not_arabic</code>" in page
     assert "7.1%" in page  # OOV rate KPI
 
@@ -100,5 +111,39 @@ def test_latin_names_are_not_marked_arabic(tiny: Path) -> None:
 
 def test_few_days_get_one_labelled_bar_each(tiny: Path) -> None:
     page = render_html(build_report(tiny))
-    # the day chart labels its bars with the dates (text kept in the SVG)
+    # the day chart labels its bars with the dates (and names them in its description)
     assert "2025-03-01" in page and "2025-03-02" in page
+
+
+def test_arabic_label_is_shaped_and_in_display_order() -> None:
+    # صوت: ص initial (U+FEBB), و final (U+FEEE), ت isolated (U+FE95), stored right to left
+    assert arabic_label("صوت") == "\ufe95\ufeee\ufebb"
+    shaped = arabic_label("صوت المغرب")
+    assert shaped.split(" ")[0] == arabic_label("المغرب")  # words in display order too
+    assert all(not "\u0600" <= ch <= "\u06ff" for ch in shaped)
+    assert arabic_label("alriyadh 24") == "alriyadh 24"
+    # لا joins into its ligature (the font has it); الله keeps its letters (the font lacks U+FDF2)
+    assert arabic_label("لا") == "\ufefb"
+    assert "\ufdf2" not in arabic_label("عبد الله")
+
+
+def test_charts_draw_arabic_names_with_joined_glyphs(tiny: Path) -> None:
+    """Render the source and entity charts as PNG (test-output/) and check the glyphs used."""
+    from matplotlib.font_manager import FontProperties, findfont
+
+    r = build_report(tiny)
+    shots = REPO_ROOT / "test-output"
+    shots.mkdir(exist_ok=True)
+    for name, fig in (
+        ("report-chart-sources", figure_by_source(r.by_source)),
+        ("report-chart-entities", figure_entities(r.top_entities)),
+    ):
+        fig.savefig(shots / f"{name}.png", dpi=110, bbox_inches="tight")
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        assert any("\ufe70" <= ch <= "\ufeff" for lab in labels for ch in lab), labels
+    # the font matplotlib picks has every presentation form the labels use
+    from fontTools.ttLib import TTFont
+
+    cmap = TTFont(findfont(FontProperties(family="DejaVu Sans"))).getBestCmap()
+    used = {ch for s, *_ in r.by_source for ch in arabic_label(s) if ch != " "}
+    assert used and all(ord(ch) in cmap for ch in used)
