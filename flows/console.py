@@ -236,7 +236,7 @@ class LiveRun:
             return 0, False
         return round(self.records_total * self.batches / self.batches_read), False
 
-    def __rich__(self) -> Any:
+    def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
@@ -251,11 +251,12 @@ class LiveRun:
             rate = self.words / busy if busy > 0 else 0.0
             per_record = busy / done if done else None
             files, articles, words = Counter(self.files), self.articles, self.words
-        pct = min(done / total, 1.0) if total else 0.0
+        # one line of figures on a wide terminal, two on a narrow one
+        wide = options.max_width >= 150
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column(width=36, no_wrap=True)
-        grid.add_column()  # wraps on a narrow terminal instead of cutting the figures
+        grid.add_column(width=36 if wide else 20, no_wrap=True)
+        grid.add_column(no_wrap=True)
         if not self.batches_read:
             grid.add_row(Text("reading inputs", style="bold"), ProgressBar(total=None), "")
         else:
@@ -265,25 +266,33 @@ class LiveRun:
                 eta = "ETA …"
             else:
                 eta = f"ETA {'' if exact else '~'}{_clock((total - done) * per_record)}"
-            grid.add_row(
-                Text("articles", style="bold"),
-                ProgressBar(total=max(total, 1), completed=done),
-                Text.assemble(
-                    (f"{pct:4.0%}", "bold"),
-                    f"  {done:,}/{'' if exact else '~'}{total:,} records -> {articles:,} kept  ",
-                    (f"{words:,} words", "cyan"),
-                    f"  {rate:,.0f} words/s  {eta}  elapsed {_clock(elapsed)}",
-                ),
+            pct = min(done / total, 1.0) if total else 0.0
+            head = Text.assemble(
+                (f"{pct:4.0%}", "bold"),
+                f"  {done:,}/{'' if exact else '~'}{total:,} records -> {articles:,} kept",
             )
-        grid.add_row(
-            Text("files", style="bold"),
-            Text(f"batches {self.batches_read}/{self.batches or '?'} read", style="dim"),
-            Text(
-                f"{files['ok']} ok, {files['skipped_unchanged']} unchanged, "
-                f"{files['quarantined']} quarantined, {files['failed']} failed"
-            ),
+            speed = Text.assemble(
+                (f"{words:,} words", "cyan"),
+                f"  {rate:,.0f} words/s  {eta}  elapsed {_clock(elapsed)}",
+            )
+            bar = ProgressBar(total=max(total, 1), completed=done)
+            if wide:
+                grid.add_row(Text("articles", style="bold"), bar, Text.assemble(head, "  ", speed))
+            else:
+                grid.add_row(Text("articles", style="bold"), bar, head)
+        batches = Text(f"batches {self.batches_read}/{self.batches or '?'} read", style="dim")
+        outcome = Text(
+            f"{files['ok']} ok, {files['skipped_unchanged']} unchanged, "
+            f"{files['quarantined']} quarantined, {files['failed']} failed"
         )
-        return grid
+        if wide:
+            grid.add_row(Text("files", style="bold"), batches, outcome)
+            yield grid
+            return
+        yield grid
+        if self.batches_read:
+            yield Text.assemble("         ", speed)
+        yield Text.assemble(("files    ", "bold"), outcome, "  ", batches)
 
 
 def _clock(seconds: float) -> str:

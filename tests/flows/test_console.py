@@ -164,8 +164,8 @@ def test_off_a_terminal_the_output_is_unchanged(prefect_home: Path, tmp_path: Pa
     assert "prefect server start" not in res.stdout + res.stderr
 
 
-def _render(run: LiveRun) -> str:
-    screen = RichConsole(width=160, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+def _render(run: LiveRun, width: int = 160) -> str:
+    screen = RichConsole(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     screen.print(run)
     return screen.export_text()
 
@@ -180,6 +180,10 @@ def test_live_run_counts_chunks_and_estimates_before_every_batch_is_read() -> No
     # one batch of four read: the total is extrapolated (~400) and so is the ETA
     assert "50/~400 records -> 48 kept" in text and "5,000 words" in text
     assert "ETA ~0:01:10" in text and "500 words/s" in text
+    # an 80-column terminal gets the same figures on more lines, none cut
+    narrow = _render(run, width=80)
+    assert "ETA ~0:01:10" in narrow and "1 failed" not in narrow and "0 failed" in narrow
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
     for _ in range(3):
         run.on_fetched(100, batches=4)
     run.on_chunk(50, None)  # a crashed chunk is done too, with no words
