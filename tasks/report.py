@@ -6,13 +6,13 @@
 the figures, ``render_html`` draws them into one HTML file with inline SVG
 charts, and ``write_report`` does both.
 
-Arabic in charts: matplotlib neither shapes Arabic nor orders it right to left
-(letters come out isolated and reversed). Chart labels are therefore shaped
-(arabic-reshaper: each letter's joined form) and put in display order
-(python-bidi) before matplotlib draws them, and the SVG keeps glyphs as paths
-(DejaVu Sans, which has the Arabic presentation forms), so a chart reads the same
-in every viewer, with or without Arabic fonts; its ``<desc>`` keeps the labels
-as text. Tables with Arabic cells are plain HTML with ``dir="rtl" lang="ar"``.
+Arabic in charts: matplotlib 3.11+ shapes Arabic and lays it out right to left
+itself (libraqm); before that it drew letters isolated and reversed, so there
+``arabic_label`` shapes them (arabic-reshaper) and puts them in display order
+(python-bidi). The SVG keeps glyphs as paths (DejaVu Sans, which has Arabic), so a
+chart reads the same in every viewer, with or without Arabic fonts, and matplotlib
+measures the labels it draws; its ``<desc>`` keeps the labels as text. Tables
+with Arabic cells are plain HTML with ``dir="rtl" lang="ar"``.
 """
 
 from __future__ import annotations
@@ -212,17 +212,25 @@ def build_report(
 
 
 def arabic_label(text: str) -> str:
-    """``text`` as matplotlib must get it: Arabic letters joined and in display order.
+    """``text`` as matplotlib must get it to draw Arabic joined and right to left.
 
-    ``صوت`` becomes ``ﺕﻮﺻ``: final, medial and initial forms (U+FExx), stored left to
-    right, which matplotlib then draws as the word reads. Text without Arabic is
-    returned unchanged.
+    Matplotlib 3.11 and later lay text out with libraqm (shaping and bidi), so the
+    text goes as it is. Older versions draw code points one by one, left to right:
+    the label is then shaped (``صوت`` -> ``ﺻﻮﺕ``, initial/medial/final forms, U+FExx)
+    and put in display order, which they draw as the word reads.
     """
-    if not _ARABIC.search(text):
+    if not _ARABIC.search(text) or _matplotlib_lays_out_text():
         return text
     from bidi import get_display
 
     return get_display(_reshaper().reshape(text))
+
+
+@cache
+def _matplotlib_lays_out_text() -> bool:
+    from matplotlib import ft2font
+
+    return hasattr(ft2font, "__libraqm_version__")
 
 
 @cache
