@@ -27,7 +27,7 @@ pexpect = pytest.importorskip("pexpect")
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
 SHOTS = REPO / "test-output"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
-_TASK_LINE = re.compile(r"Task run '[a-z-]+-\d+' - Finished in state")
+_TASK_LINE = re.compile(r"Task run '[a-z-]+-[0-9a-f]+' - Finished in state")
 
 
 @pytest.fixture(scope="module")
