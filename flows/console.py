@@ -71,6 +71,7 @@ class Console:
             return
         self._route.stop()  # lines still in the pipe go above the display's last frame
         self._live.stop()
+        self._route.terminal.close()
         self._display = None
 
     def print_ui_hint(self, hint: str | None) -> None:

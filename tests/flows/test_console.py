@@ -164,6 +164,44 @@ def test_off_a_terminal_the_output_is_unchanged(prefect_home: Path, tmp_path: Pa
     assert "prefect server start" not in res.stdout + res.stderr
 
 
+_ROUTED = """
+import subprocess, sys, time
+from flows.console import Console
+console = Console()
+console.start()
+console.on_fetched(10, batches=1)
+print("warning from this process", file=sys.stderr)
+subprocess.run(["sh", "-c", "echo error from a child process >&2"])
+console.on_chunk(10, {"articles": 9, "words": 120})
+time.sleep(0.6)
+console.close()
+print("after", file=sys.stderr)
+"""
+
+
+def test_lines_from_any_process_print_above_the_display() -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-c", _ROUTED],
+        cwd=str(REPO),
+        dimensions=(45, 160),
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, _text(child.before)
+    # what the terminal shows line by line: a newline or a line erase ends a line
+    pieces = re.split(r"\r?\n|\x1b\[2K", child.before)
+    lines = [_text(piece).rstrip() for piece in pieces if _text(piece).strip()]
+    last_frame = max(i for i, line in enumerate(lines) if line.startswith("articles"))
+    for said in ("warning from this process", "error from a child process"):
+        # printed whole, on a line of its own, and before the display's last frame
+        assert said in lines and lines.index(said) < last_frame, lines
+    assert "100%  10/10 records -> 9 kept" in lines[last_frame]
+    assert lines[-1] == "after"  # the terminal is given back
+
+
 def _render(run: LiveRun, width: int = 160) -> str:
     screen = RichConsole(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     screen.print(run)
