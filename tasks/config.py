@@ -87,6 +87,24 @@ class DedupConfig(_Stage):
     threshold: float = Field(
         0.8, gt=0, lt=1, description="Jaccard similarity (MinHash estimate) of near duplicates"
     )
+    story_threshold: float = Field(
+        0.45,
+        gt=0,
+        lt=1,
+        description=(
+            "Story clusters: Jaccard similarity (MinHash estimate) an article needs with a "
+            "story's canonical article to join the story (looser than threshold)"
+        ),
+    )
+    story_containment: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description=(
+            "Story clusters: or this share of the shorter text's shingles inside the other "
+            "(a truncated or expanded repost), with a Jaccard of at least 0.3"
+        ),
+    )
     num_perm: int = Field(128, ge=16, le=512, description="MinHash permutations")
     shingle_size: int = Field(5, ge=1, le=10, description="Words per shingle")
     drop_duplicates: bool = Field(

@@ -85,7 +85,11 @@ ARTICLES = _schema(
         _f("dialect_method", _STR, "How dialect was decided (rules, camel-did)"),
         _f("duplicate_of", _STR, "First-seen article with the same normalized text"),
         _f("near_duplicate_of", _STR, "Most similar earlier article above the MinHash threshold"),
-        _f("story_id", _STR, "Cluster of near-duplicate articles (stable across runs)"),
+        _f(
+            "story_id",
+            _STR,
+            "Story the article belongs to: its text and edited reposts (stories.story_id)",
+        ),
         _f("run_id", _STR, "Run that wrote the article", False),
     ],
 )
@@ -142,6 +146,40 @@ ENTITIES = _schema(
         _f("label", _DSTR, "PER, LOC, ORG or MISC"),
         _f("method", _DSTR, "How it was found (rules, camelbert)"),
         _f("score", pa.float32(), "Confidence in [0, 1]"),
+    ],
+)
+
+STORIES = _schema(
+    "stories",
+    [
+        _f(
+            "story_id",
+            _STR,
+            "Story id, as in articles.story_id: the article_id of the story's first article",
+            False,
+        ),
+        _f(
+            "canonical_article_id",
+            _STR,
+            "Article the story's other articles were compared with (its first article)",
+        ),
+        _f("title", _STR, "Title of the canonical article"),
+        _f("first_seen", pa.date32(), "Earliest published_date among the story's articles"),
+        _f("last_seen", pa.date32(), "Latest published_date among the story's articles"),
+        _f(
+            "n_articles",
+            _I32,
+            "Articles in the story, including those of stories merged into it; "
+            "for a merged story, only the articles still labelled with its id",
+        ),
+        _f("n_sources", _I32, "Distinct source_name values among those articles"),
+        _f("sources", pa.list_(_STR), "Those source names, the most frequent first"),
+        _f(
+            "merged_into",
+            _STR,
+            "Story this one was merged into when a later article joined them; "
+            "null for a current story",
+        ),
     ],
 )
 

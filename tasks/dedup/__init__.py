@@ -8,6 +8,8 @@ title, a dateline or a trailing "اقرأ أيضا" list. The work is split in t
 2. ``index``: ``DedupIndex.assign`` runs at commit time in the flow process (serial),
    looks each article up in a persistent index under ``OUT/_index/dedup/`` and fills
    ``duplicate_of``, ``near_duplicate_of`` and ``story_id``.
+3. ``stories``: the story rules (a looser, containment-based similarity checked against
+   each story's canonical article, issue 15) and the published ``stories`` table.
 
 ``assign`` applies the index to a batch at commit time; ``summary`` counts duplicates
 and ranks story clusters for the run summary.
@@ -30,6 +32,7 @@ from tasks.dedup.signatures import (
     signatures_for_articles,
     signatures_to_numpy,
 )
+from tasks.dedup.stories import build_stories, containment, plan_story
 from tasks.dedup.summary import DedupSummary, summarize_duplicates, summarize_stories
 
 __all__ = [
@@ -43,11 +46,14 @@ __all__ = [
     "DedupIndex",
     "DedupSummary",
     "assign_duplicates",
+    "build_stories",
     "compute_signatures",
+    "containment",
     "dedup_words",
     "estimated_jaccard",
     "lsh_params",
     "normalize_for_dedup",
+    "plan_story",
     "shingle_hashes",
     "signatures_for_articles",
     "signatures_to_numpy",

@@ -11,11 +11,14 @@ Semantics (see ``DedupIndex.assign``):
 - ``near_duplicate_of``: for articles that are *not* exact duplicates, the earlier article
   with the highest estimated Jaccard similarity >= ``DedupConfig.threshold`` (candidates
   come from MinHash LSH and are verified on the signatures, ties go to the older article).
-- ``story_id``: connected components of exact and near-duplicate links. An article with no
-  link founds a story whose id is its own ``article_id``; an article that links to earlier
-  articles joins the oldest of their stories. Old rows are never rewritten: when an article
-  bridges two stories, the younger story is recorded as merged into the older one
-  (``DedupIndex.story_merges``) and later articles get the canonical (older) id.
+- ``story_id``: the story (``tasks.dedup.stories``), with its own looser similarity
+  (containment >= ``DedupConfig.story_threshold``, verified on the signatures). An article
+  joins a story when it is similar to the story's canonical (first) article, or is an
+  exact or near duplicate of one of its articles; otherwise it founds a story whose id is
+  its own ``article_id``. Old rows are never rewritten: when an article joins two stories
+  that belong together, the younger story is recorded as merged into the older one
+  (``DedupIndex.merges``, published as ``stories.merged_into``) and later articles get the
+  canonical (older) id.
 - Texts with fewer than ``MIN_SHINGLES`` shingles (``shingle_size + MIN_SHINGLES - 1``
   normalized words, 20 with the default 5-word shingles) get no MinHash: a handful of
   shared shingles is not evidence of a shared story. They are still flagged as exact
@@ -46,6 +49,14 @@ from tasks.dedup.signatures import (
     lsh_params,
     signatures_to_numpy,
 )
+from tasks.dedup.stories import (
+    StoryVote,
+    build_stories,
+    containment,
+    plan_story,
+    story_lsh_threshold,
+    story_similar,
+)
 from tasks.errors import ConfigError, SchemaError
 
 INDEX_DIR = os.path.join("_index", "dedup")
@@ -71,6 +82,7 @@ _INDEX_SCHEMA = pa.schema(
         pa.field("near_duplicate_of", pa.string()),
         pa.field("story_id", pa.string()),
         pa.field("similarity", pa.float32()),
+        pa.field("n_shingles", pa.int32()),  # null in indexes written before issue 15
     ]
 )
 
@@ -99,6 +111,8 @@ class DedupIndex:
     entries: list[_Entry] = field(default_factory=list)
     sigs: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.uint32))
     has_sig: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    # Shingles per article (0 = unknown), for the containment of story links.
+    n_shingles: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
     merges: dict[str, str] = field(default_factory=dict)
     segments: list[str] = field(default_factory=list)
     _pos: dict[str, int] = field(default_factory=dict)
@@ -131,7 +145,7 @@ class DedupIndex:
             index.merges = dict(manifest.get("merges", {}))
             tables = [pq.read_table(os.path.join(root, s)) for s in index.segments]
             if tables:
-                index._add_rows(pa.concat_tables(tables).cast(_INDEX_SCHEMA))
+                index._add_rows(pa.concat_tables([_upgrade(t) for t in tables]))
             index._n_saved = len(index.ids)
             index._n_merges_saved = len(index.merges)
         index._build_lsh()
@@ -161,6 +175,8 @@ class DedupIndex:
         sim = table.column("similarity").to_pylist()
         sigs = signatures_to_numpy(table.column("minhash"), self.config.num_perm)
         has = ~np.asarray(table.column("minhash").is_null().to_numpy(), dtype=bool)
+        counts = table.column("n_shingles").fill_null(0).to_numpy().astype(np.int32)
+        self.n_shingles = np.concatenate([self.n_shingles[: len(self.ids)], counts])
         self.ids.extend(ids)
         self.exact_hashes.extend(exact)
         self.entries.extend(_Entry(*row) for row in zip(dup, near, story, sim, strict=True))
@@ -172,7 +188,9 @@ class DedupIndex:
                 self._first_exact.setdefault(h, start + k)
 
     def _build_lsh(self) -> None:
-        b, r = lsh_params(self.config.threshold, self.config.num_perm)
+        # One LSH serves both: tuned to the looser of the near-duplicate and story links.
+        loosest = min(self.config.threshold, story_lsh_threshold(self.config))
+        b, r = lsh_params(round(loosest, 3), self.config.num_perm)
         self._bands = (b, r)
         pos = np.flatnonzero(self.has_sig)
         keys = _band_keys(self.sigs[pos], b, r)
@@ -238,6 +256,10 @@ class DedupIndex:
         sig_exact = signatures.column("exact_hash").to_pylist()
         sig_has = ~np.asarray(signatures.column("minhash").is_null().to_numpy(), dtype=bool)
         sig_mat = signatures_to_numpy(signatures.column("minhash"), self.config.num_perm)
+        if "n_shingles" in signatures.column_names:
+            sig_n = signatures.column("n_shingles").fill_null(0).to_numpy()
+        else:
+            sig_n = np.zeros(len(sig_ids), dtype=np.int32)
         b, r = self._bands
         sig_keys = _band_keys(sig_mat, b, r)
         threshold = self.config.threshold
@@ -255,7 +277,8 @@ class DedupIndex:
                 raise SchemaError(f"no dedup signature for article {aid!r}")
             h = sig_exact[k]
             pos = len(self.ids)
-            links: list[int] = []
+            links: list[int] = []  # strong: exact and near duplicates
+            weak: list[int] = []  # story candidates: containment >= story_threshold
             duplicate_of = near_of = None
             similarity = None
             first = self._first_exact.get(h) if h is not None else None
@@ -271,6 +294,8 @@ class DedupIndex:
                     cand = np.fromiter(cands, dtype=np.int64, count=len(cands))
                     sims = (self.sigs[cand] == sig_mat[k]).mean(axis=1)
                     keep = sims >= threshold
+                    share = containment(sims, self.n_shingles[cand], sig_n[k])
+                    weak = cand[~keep & story_similar(sims, share, self.config)].tolist()
                     cand, sims = cand[keep], sims[keep]
                     if len(cand):
                         # Highest similarity, then the oldest article.
@@ -279,9 +304,11 @@ class DedupIndex:
                             near_of = self.ids[int(cand[best])]
                             similarity = float(sims[best])
                         links.extend(cand.tolist())
-            story_id = self._join_stories(aid, links)
+            story_id = aid
+            if sig_has[k]:
+                story_id = self._join_story(aid, links, weak, sig_mat[k], int(sig_n[k]))
             entry = _Entry(duplicate_of, near_of, story_id, similarity)
-            self._append(aid, h, sig_mat[k] if sig_has[k] else None, entry)
+            self._append(aid, h, sig_mat[k] if sig_has[k] else None, entry, int(sig_n[k]))
             if sig_has[k]:
                 self._insert_lsh(pos, sig_keys[k])
             if h is not None:
@@ -298,17 +325,44 @@ class DedupIndex:
             schema=ASSIGNMENTS,
         )
 
-    def _join_stories(self, aid: str, links: list[int]) -> str:
-        if not links:
+    def _join_story(
+        self, aid: str, strong: list[int], weak: list[int], sig: np.ndarray, n: int
+    ) -> str:
+        """Story of a new article from its strong and weak links (see tasks.dedup.stories)."""
+        votes: dict[str, StoryVote] = {}
+        for p in strong:
+            votes.setdefault(
+                self.canonical_story(self.entries[p].story_id), StoryVote()
+            ).strong = True
+        for p in weak:
+            votes.setdefault(self.canonical_story(self.entries[p].story_id), StoryVote())
+        for story, vote in votes.items():
+            vote.similar, vote.jaccard = self._story_similar(self._pos.get(story), sig, n)
+        root, merged = plan_story(votes, self._related_stories, self._story_age)
+        if root is None:
             return aid
-        stories = {self.canonical_story(self.entries[p].story_id) for p in links}
-        oldest = min(stories, key=lambda s: (self._story_age(s), s))
-        for s in stories:
-            if s != oldest:
-                self.merges[s] = oldest
-        return oldest
+        for story in merged:
+            self.merges[story] = root
+        return root
 
-    def _append(self, aid: str, h: str | None, sig: np.ndarray | None, entry: _Entry) -> None:
+    def _story_similar(self, pos: int | None, sig: np.ndarray, n: int) -> tuple[bool, float]:
+        """Whether the indexed article at ``pos`` and a signature are story-similar."""
+        if pos is None or not self.has_sig[pos]:
+            return False, 0.0
+        jaccard = np.mean(self.sigs[pos] == sig)
+        share = containment(jaccard, self.n_shingles[pos], n)
+        return bool(story_similar(jaccard, share, self.config)), float(jaccard)
+
+    def _related_stories(self, story_a: str, story_b: str) -> bool:
+        pos_b = self._pos.get(story_b)
+        if pos_b is None or not self.has_sig[pos_b]:
+            return False
+        n_b = int(self.n_shingles[pos_b])
+        return self._story_similar(self._pos.get(story_a), self.sigs[pos_b], n_b)[0]
+
+    def _append(
+        self, aid: str, h: str | None, sig: np.ndarray | None, entry: _Entry, n_shingles: int = 0
+    ) -> None:
         self._pos[aid] = len(self.ids)
         self.ids.append(aid)
         self.exact_hashes.append(h)
@@ -322,6 +376,10 @@ class DedupIndex:
             has = np.zeros(len(grown), dtype=bool)
             has[: len(self.has_sig)] = self.has_sig
             self.has_sig = has
+            counts = np.zeros(len(grown), dtype=np.int32)
+            counts[: len(self.n_shingles)] = self.n_shingles
+            self.n_shingles = counts
+        self.n_shingles[n - 1] = n_shingles
         if sig is not None:
             self.sigs[n - 1] = sig
             self.has_sig[n - 1] = True
@@ -388,6 +446,10 @@ class DedupIndex:
             except FileNotFoundError:
                 pass
 
+    def stories_table(self, articles: pa.Table) -> pa.Table:
+        """The ``stories`` table of ``articles`` with this index's merges."""
+        return build_stories(articles, self.merges)
+
     def _write_segment(self, name: str, start: int, end: int) -> None:
         entries = self.entries[start:end]
         has = self.has_sig[start:end]
@@ -401,6 +463,7 @@ class DedupIndex:
                 pa.array([e.near_duplicate_of for e in entries], pa.string()),
                 pa.array([e.story_id for e in entries], pa.string()),
                 pa.array([e.similarity for e in entries], pa.float32()),
+                pa.array(self.n_shingles[start:end], pa.int32()),
             ],
             schema=_INDEX_SCHEMA,
         )
@@ -411,3 +474,10 @@ class DedupIndex:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, os.path.join(self.root, name))
+
+
+def _upgrade(table: pa.Table) -> pa.Table:
+    """A segment in the current ``_INDEX_SCHEMA`` (older ones lack ``n_shingles``)."""
+    if "n_shingles" not in table.column_names:
+        table = table.append_column("n_shingles", pa.nulls(table.num_rows, pa.int32()))
+    return table.select(_INDEX_SCHEMA.names).cast(_INDEX_SCHEMA)

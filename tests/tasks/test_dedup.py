@@ -212,9 +212,11 @@ def _sig_table(sigs: dict[str, np.ndarray]) -> pa.Table:
 
 
 def test_bridging_article_merges_stories_into_the_older(tmp_path):
-    # Crafted signatures: A and B differ on the first 48 of 128 values (0.62, two stories,
-    # though they share LSH bands, so this also checks that candidates are verified);
-    # C takes the first 24 of those from B and the rest from A: 0.81 from both.
+    # Crafted signatures: A and B differ on the first 48 of 128 values (0.62, two stories
+    # under a story threshold of 0.7, though they share LSH bands, so this also checks
+    # that candidates are verified); C takes the first 24 of those from B and the rest
+    # from A: 0.81 from both, a near duplicate of both, which merges their stories.
+    config = DedupConfig(story_threshold=0.7)
     rng = np.random.default_rng(3)
     n = CONFIG.num_perm
     sig_a = rng.integers(0, 2**32, n, dtype=np.uint32)
@@ -229,16 +231,16 @@ def test_bridging_article_merges_stories_into_the_older(tmp_path):
     assert estimated_jaccard(sig_c, sig_b) >= CONFIG.threshold
     assert estimated_jaccard(sig_d, sig_a) < CONFIG.threshold
 
-    index = DedupIndex.load(str(tmp_path), CONFIG)
+    index = DedupIndex.load(str(tmp_path), config)
     out = index.assign(_articles(["A", "B"]), _sig_table({"A": sig_a, "B": sig_b}))
     assert out.column("story_id").to_pylist() == ["A", "B"]
     index.save("b1")
-    index = DedupIndex.load(str(tmp_path), CONFIG)
+    index = DedupIndex.load(str(tmp_path), config)
     out = index.assign(_articles(["C"]), _sig_table({"C": sig_c})).to_pylist()[0]
     assert out["story_id"] == "A"
     assert index.story_merges().to_pylist() == [{"story_id": "B", "merged_into": "A"}]
     index.save("b2")
-    index = DedupIndex.load(str(tmp_path), CONFIG)
+    index = DedupIndex.load(str(tmp_path), config)
     out = index.assign(_articles(["D"]), _sig_table({"D": sig_d})).to_pylist()[0]
     # D links only to B, whose story was merged into A's: D gets the canonical id.
     assert out["near_duplicate_of"] == "B" and out["story_id"] == "A"

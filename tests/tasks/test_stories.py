@@ -1,0 +1,189 @@
+"""Tests for tasks/dedup/stories.py: story links of edited reposts, chaining, the table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tasks.config import DedupConfig
+from tasks.dedup import DedupIndex, build_stories, compute_signatures, containment, plan_story
+from tasks.dedup.stories import (
+    MIN_CONTAINED_JACCARD,
+    StoryVote,
+    resolve_merges,
+    story_lsh_threshold,
+    story_similar,
+)
+from tasks.schemas import STORIES
+from tests.tasks.test_dedup import DISPATCH, OTHER_ROAD, _true_jaccard
+
+CONFIG = DedupConfig()
+
+# Edited reposts of DISPATCH, as a site would publish it.
+# A new dateline, three words changed and a "follow us" line.
+REPOST_EDITED = (
+    "الرياض - صحيفة المرصد: "
+    + DISPATCH.replace("جازان 14 مارس (واس) - ", "")
+    .replace("الازدحام", "الزحام")
+    .replace("السلامة", "الأمان")
+    .replace("سنوات", "أعوام")
+    + "\nتابعونا على حسابنا في تويتر لمزيد من الأخبار المحلية"
+)
+# Only the first half of the dispatch, under the site's own dateline.
+REPOST_TRUNCATED = "جدة - «عكاظ»: " + DISPATCH[: len(DISPATCH) // 2]
+# The dispatch with two paragraphs of background the site added.
+REPOST_EXPANDED = (
+    DISPATCH
+    + "\nويذكر أن المنطقة شهدت خلال الأعوام الماضية افتتاح عدد من المشاريع الكبرى في قطاعات "
+    "الصحة والتعليم والمياه، ضمن خطة شاملة لتطوير البنية التحتية في المحافظات الجنوبية. "
+    "\nوكانت الوزارة قد أعلنت في وقت سابق عن خطة لربط جميع المحافظات بشبكة طرق حديثة "
+    "تتوافق مع معايير السلامة الدولية وتخدم النمو السكاني المتسارع في المنطقة."
+)
+
+# Words we wrote for random filler texts whose 5-word shingles are all distinct.
+_WORDS = (
+    "مدينة وزير طريق مشروع ميناء سوق شركة مجلس لجنة مدرسة جامعة مستشفى مطار قطار نادي ملعب "
+    "مهرجان معرض حديقة مكتبة مسجد جسر نفق شارع حي قرية وادي جبل بحر نهر صحراء مزرعة مصنع "
+    "فندق مطعم مخبز متحف مسرح سينما قناة إذاعة صحيفة مجلة كتاب رواية قصيدة لوحة صورة فيلم "
+    "أغنية رياضة كرة سباق بطولة جائزة ميدالية لاعب مدرب حكم جمهور"
+).split()
+
+
+def _filler(seed: int, n_words: int = 60) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) for _ in range(n_words))
+
+
+def _assign(index: DedupIndex, items: list[tuple[str, str]], config=CONFIG) -> dict[str, str]:
+    ids = [i for i, _ in items]
+    sigs = compute_signatures([t for _, t in items], config, ids)
+    out = index.assign(pa.table({"article_id": ids}), sigs).to_pylist()
+    return {r["article_id"]: r["story_id"] for r in out}
+
+
+def test_edited_reposts_join_their_story_but_are_not_near_duplicates(tmp_path):
+    reposts = {"e": REPOST_EDITED, "t": REPOST_TRUNCATED, "x": REPOST_EXPANDED}
+    for text in reposts.values():
+        # Below the near-duplicate threshold: before issue 15 each founded its own story.
+        assert _true_jaccard(DISPATCH, text) < CONFIG.threshold
+    index = DedupIndex.load(str(tmp_path), CONFIG)
+    items = [("d", DISPATCH), ("o", OTHER_ROAD), *reposts.items()]
+    ids = [i for i, _ in items]
+    out = index.assign(
+        pa.table({"article_id": ids}), compute_signatures([t for _, t in items], CONFIG, ids)
+    )
+    rows = {r["article_id"]: r for r in out.to_pylist()}
+    for rid in reposts:
+        assert rows[rid]["story_id"] == "d", rid
+        assert rows[rid]["near_duplicate_of"] is None, rid
+    assert rows["o"]["story_id"] == "o"
+    assert index.merges == {}
+
+
+def test_story_threshold_is_configurable(tmp_path):
+    strict = DedupConfig(story_threshold=0.95, story_containment=0.99)
+    index = DedupIndex.load(str(tmp_path), strict)
+    out = _assign(index, [("d", DISPATCH), ("e", REPOST_EDITED)], strict)
+    assert out["e"] == "e"
+
+
+def test_weak_links_do_not_chain_unrelated_articles(tmp_path):
+    # A drifting chain: each text shares three quarters of the previous one (Jaccard 0.6),
+    # so each is a weak link of the previous one, but the third shares only half of the
+    # first (Jaccard 0.33).
+    parts = [_filler(seed) for seed in range(7)]
+    texts = {f"c{k}": " ".join(parts[k : k + 4]) for k in range(4)}
+    index = DedupIndex.load(str(tmp_path), CONFIG)
+    out = _assign(index, list(texts.items()))
+    assert out["c1"] == "c0"  # similar to the canonical article c0
+    assert out["c2"] == "c2"  # similar to c1 but not to the canonical c0: a new story
+    assert out["c3"] == "c2"
+    assert index.merges == {}
+
+
+def test_digest_of_two_stories_does_not_merge_them(tmp_path):
+    index = DedupIndex.load(str(tmp_path), CONFIG)
+    digest = DISPATCH + "\n" + OTHER_ROAD
+    out = _assign(index, [("d", DISPATCH), ("o", OTHER_ROAD), ("digest", digest)])
+    # Both stories are contained in the digest; it joins one and they stay apart.
+    assert out["digest"] in {"d", "o"}
+    assert out["d"] != out["o"]
+    assert index.merges == {}
+
+
+def test_story_links_survive_reload(tmp_path):
+    index = DedupIndex.load(str(tmp_path), CONFIG)
+    _assign(index, [("d", DISPATCH)])
+    index.save("run1")
+    again = DedupIndex.load(str(tmp_path), CONFIG)
+    assert again.n_shingles[0] > 0
+    assert _assign(again, [("t", REPOST_TRUNCATED)])["t"] == "d"
+
+
+def test_containment_and_story_similarity():
+    # 100 shingles against 50 with Jaccard 0.5: the 50 are all in the 100.
+    assert containment(np.array([0.5]), np.array([100]), np.array([50]))[0] == pytest.approx(1.0)
+    # Equal sizes: c = 2J / (1 + J).
+    assert containment(np.array([1 / 3]), np.array([90]), np.array([90]))[0] == pytest.approx(0.5)
+    # Unknown sizes (old index rows): Jaccard itself.
+    assert containment(np.array([0.4]), np.array([0]), np.array([90]))[0] == pytest.approx(0.4)
+    jaccard = np.array([0.5, 0.35, 0.35, 0.2])
+    share = np.array([0.6, 0.9, 0.6, 1.0])
+    # By Jaccard; by containment; neither; contained but in a text five times longer.
+    assert story_similar(jaccard, share, CONFIG).tolist() == [True, True, False, False]
+    assert story_lsh_threshold(CONFIG) <= MIN_CONTAINED_JACCARD
+
+
+def test_plan_story_merges_only_related_stories():
+    age = {"a": 0, "b": 1, "c": 2}.__getitem__
+    unrelated = lambda s, t: False  # noqa: E731
+    related = lambda s, t: True  # noqa: E731
+    votes = {"a": StoryVote(similar=True, jaccard=0.5), "b": StoryVote(similar=True, jaccard=0.7)}
+    assert plan_story(votes, unrelated, age) == ("b", [])
+    assert plan_story(votes, related, age) == ("a", ["b"])
+    both_strong = {"b": StoryVote(strong=True), "c": StoryVote(strong=True)}
+    assert plan_story(both_strong, unrelated, age) == ("b", ["c"])
+    # A weak link to a member alone does not join its story.
+    assert plan_story({"a": StoryVote(jaccard=0.3)}, related, age) == (None, [])
+
+
+def test_build_stories_aggregates_and_records_merges():
+    articles = pa.table(
+        {
+            "article_id": ["a", "b", "c", "d", "e"],
+            "story_id": ["a", "a", "c", "a", "e"],
+            "title": ["افتتاح الطريق", "الطريق الجديد", "طريق جازان", None, "أمطار"],
+            "source_name": ["spa", "okaz", "okaz", "okaz", None],
+            "published_date": [
+                dt.date(2015, 8, 2),
+                dt.date(2015, 8, 3),
+                dt.date(2015, 8, 1),
+                None,
+                None,
+            ],
+        }
+    )
+    table = build_stories(articles, {"c": "a"})
+    assert table.schema.equals(STORIES, check_metadata=True)
+    rows = {r["story_id"]: r for r in table.to_pylist()}
+    assert rows["a"] == {
+        "story_id": "a",
+        "canonical_article_id": "a",
+        "title": "افتتاح الطريق",
+        "first_seen": dt.date(2015, 8, 1),
+        "last_seen": dt.date(2015, 8, 3),
+        "n_articles": 4,
+        "n_sources": 2,
+        "sources": ["okaz", "spa"],
+        "merged_into": None,
+    }
+    assert rows["c"]["merged_into"] == "a" and rows["c"]["n_articles"] == 1
+    assert rows["e"]["n_sources"] == 0 and rows["e"]["first_seen"] is None
+
+
+def test_resolve_merges_follows_chains():
+    assert resolve_merges({"c": "b", "b": "a"}) == {"c": "a", "b": "a"}
