@@ -15,13 +15,15 @@ days' articles, assigns everything day by day as the pipeline does, and prints:
   near-duplicate links only, as before issue 15), plus building the ``stories`` table,
   as a share of the pipeline's run time at its 50k words/s target.
 
-Edit model, each repost (a random mix, seeded):
-    new title; an agency dateline prefix; one sentence dropped; three words changed; a
-    trailing read-also / follow-us line; and, for some, the end cut off (keep 40-75 %)
-    or background paragraphs from another article appended (25-60 % longer).
+Edit model, each repost of a random real article of >= ``--min-words`` words (seeded):
+    a new title, an agency dateline prefix, three words changed and a trailing
+    read-also / follow-us / source line, and one of: one sentence dropped (55 %), the
+    end cut off (25 %, keep 50-80 % of the sentences), or one sentence dropped and
+    background from another article appended (20 %, 25-60 % longer).
 
     python bench/story_eval.py /work/shared/corpora/saudinewsnet/*.zip [--plant 200]
-        [--story-threshold 0.5] [--seed 1] [--show 10] [--show-bad 10]
+        [--story-threshold 0.5] [--story-containment 0.7] [--min-words 150] [--seed 1]
+        [--show 10] [--show-bad 10]
 """
 
 from __future__ import annotations
@@ -72,12 +74,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!؟])\s+")
 def make_repost(text: str, title: str, other: dict, rng: random.Random) -> tuple[str, str, str]:
     """An edited repost of ``text``: (title, body, kind of length change)."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-    if len(sentences) >= 3:
-        sentences.pop(rng.randrange(1, len(sentences)))
-    kind = rng.choices(("same", "truncated", "expanded"), weights=(55, 25, 20))[0]
+    kind = rng.choices(("edited", "truncated", "expanded"), weights=(55, 25, 20))[0]
     if kind == "truncated" and len(sentences) >= 3:
-        keep = max(2, round(len(sentences) * rng.uniform(0.4, 0.75)))
+        # A cut repost keeps the start instead of losing one sentence.
+        keep = max(2, round(len(sentences) * rng.uniform(0.5, 0.8)))
         sentences = sentences[:keep]
+    elif len(sentences) >= 3:
+        sentences.pop(rng.randrange(1, len(sentences)))
     body = " ".join(sentences)
     words = body.split()
     for _ in range(3):
@@ -125,7 +128,7 @@ class NearDuplicateStories(DedupIndex):
             self._base_pos.append(pos[order])
         self._delta = [{} for _ in range(b)]
 
-    def _join_story(self, aid, strong, weak, sig, n):  # noqa: ANN001, ANN202
+    def _join_story(self, aid, strong, weak, text):  # noqa: ANN001, ANN202
         if not strong:
             return aid
         stories = {self.canonical_story(self.entries[p].story_id) for p in strong}
@@ -157,12 +160,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("zips", nargs="+")
     ap.add_argument("--plant", type=int, default=200, help="edited reposts to plant")
     ap.add_argument("--story-threshold", type=float, default=DedupConfig().story_threshold)
+    ap.add_argument("--story-containment", type=float, default=DedupConfig().story_containment)
+    ap.add_argument(
+        "--min-canonical-jaccard",
+        type=float,
+        default=None,
+        help="override stories.MIN_CANONICAL_JACCARD (a weak link's overlap with the canonical)",
+    )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--min-words", type=int, default=150, help="shortest original to plant a repost of"
+    )
     ap.add_argument("--show", type=int, default=10, help="largest stories to print")
     ap.add_argument("--show-bad", type=int, default=10, help="wrong links to print")
     args = ap.parse_args(argv)
-    config = DedupConfig(story_threshold=args.story_threshold)
+    config = DedupConfig(
+        story_threshold=args.story_threshold, story_containment=args.story_containment
+    )
     rng = random.Random(args.seed)
+    if args.min_canonical_jaccard is not None:
+        import tasks.dedup.stories
+
+        tasks.dedup.stories.MIN_CANONICAL_JACCARD = args.min_canonical_jaccard
 
     real_days = [read_zips([z]) for z in sorted(args.zips)]
     real = [a for day in real_days for a in day]
@@ -171,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(real):,} real articles, {n_words:,} words from {len(args.zips)} day(s)")
 
     # Plant: each repost goes at the end of its original's day, in random order.
-    eligible = [a for a in real if len((a["content"] or "").split()) >= 80]
+    eligible = [a for a in real if len((a["content"] or "").split()) >= args.min_words]
     originals = rng.sample(eligible, args.plant)
     planted_days = [list(day) for day in real_days]
     day_of = {a["article_id"]: d for d, day in enumerate(real_days) for a in day}
@@ -199,7 +218,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as out:
         result, index, _ = run(planted_days, config, DedupIndex, out)
     story = dict(
-        zip(result.column("article_id").to_pylist(), result.column("story_id").to_pylist())
+        zip(
+            result.column("article_id").to_pylist(),
+            result.column("story_id").to_pylist(),
+            strict=True,
+        )
     )
     canon = {a: index.canonical_story(s) for a, s in story.items()}
 
@@ -219,10 +242,20 @@ def main(argv: list[str] | None = None) -> None:
         f"below 0.8: {sum(j < 0.8 for j in jac)}"
     )
     print(
-        f"recall (repost in its original's story): {sum(hits.values())}/{len(planted)} = {recall:.3f}"
+        f"recall (repost in its original's story): {sum(hits.values())}/{len(planted)} "
+        f"= {recall:.3f}"
     )
     for kind in sorted(kinds):
         print(f"  {kind:10s} {hits[kind]}/{kinds[kind]}")
+    bands: Counter = Counter()
+    band_hits: Counter = Counter()
+    for rid, (oid, _) in planted.items():
+        n = len((by_id[oid]["content"] or "").split())
+        band = "<150 words" if n < 150 else "150-299 words" if n < 300 else ">=300 words"
+        bands[band] += 1
+        band_hits[band] += canon[rid] == canon[oid]
+    for band in ("<150 words", "150-299 words", ">=300 words"):
+        print(f"  original {band:14s} {band_hits[band]}/{bands[band]}")
     missed = [(rid, oid) for rid, (oid, _) in planted.items() if canon[rid] != canon[oid]]
     for rid, oid in missed[:5]:
         j, c = judge(sh(rid), sh(oid))
@@ -239,11 +272,28 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(judged)}; right {len(right)} = {len(right) / max(len(judged), 1):.3f} "
         f"(Jaccard >= 0.5 alone: {by_j}, containment >= 0.8 for the rest: {len(right) - by_j})"
     )
+    # The link itself: each joined article against the best earlier article of its story.
+    earlier: dict[str, list[str]] = {}
+    link_right = 0
+    for a in story:
+        group = earlier.setdefault(canon[a], [])
+        if story[a] != a:
+            link_right += any(is_right(*judge(sh(a), sh(b))) for b in group)
+        group.append(a)
+    print(
+        f"  each joined article against the best earlier article of its story: "
+        f"{link_right}/{len(links)} = {link_right / max(len(links), 1):.3f}"
+    )
     real_links = [x for x in judged if not x[0].startswith("planted/")]
     real_right = sum(is_right(x[2], x[3]) for x in real_links)
     print(f"  among real articles only: {real_right}/{len(real_links)}")
     bad = [x for x in judged if not is_right(x[2], x[3])]
-    for a, s, j, c in bad[: args.show_bad]:
+    hist = Counter(min(int(x[2] * 10), 9) / 10 for x in bad)
+    print(
+        "  wrong by the rule, by true Jaccard: "
+        + ", ".join(f"{k:.1f}-{k + 0.1:.1f}: {hist[k]}" for k in sorted(hist))
+    )
+    for a, s, j, c in rng.sample(bad, min(args.show_bad, len(bad))):
         print(f"  LOW Jaccard {j:.2f} containment {c:.2f}: {a} -> {s}")
         for aid in (a, s):
             art = by_id[aid]
@@ -279,7 +329,11 @@ def main(argv: list[str] | None = None) -> None:
     for row in top:
         print(f"  {row['n_articles']:3d} {row['title'][:70]} | {row['sources']}")
     real_story = dict(
-        zip(result.column("article_id").to_pylist(), result.column("story_id").to_pylist())
+        zip(
+            result.column("article_id").to_pylist(),
+            result.column("story_id").to_pylist(),
+            strict=True,
+        )
     )
     members = [
         a for a, st in real_story.items() if top and index.canonical_story(st) == top[0]["story_id"]

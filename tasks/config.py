@@ -88,7 +88,7 @@ class DedupConfig(_Stage):
         0.8, gt=0, lt=1, description="Jaccard similarity (MinHash estimate) of near duplicates"
     )
     story_threshold: float = Field(
-        0.45,
+        0.5,
         gt=0,
         lt=1,
         description=(
@@ -97,7 +97,7 @@ class DedupConfig(_Stage):
         ),
     )
     story_containment: float = Field(
-        0.8,
+        0.7,
         gt=0,
         le=1,
         description=(

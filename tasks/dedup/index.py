@@ -52,7 +52,7 @@ from tasks.dedup.signatures import (
 from tasks.dedup.stories import (
     StoryVote,
     build_stories,
-    containment,
+    numbers_agree,
     plan_story,
     story_lsh_threshold,
     story_similar,
@@ -83,8 +83,17 @@ _INDEX_SCHEMA = pa.schema(
         pa.field("story_id", pa.string()),
         pa.field("similarity", pa.float32()),
         pa.field("n_shingles", pa.int32()),  # null in indexes written before issue 15
+        pa.field("numbers", pa.list_(pa.uint32())),  # likewise
     ]
 )
+
+
+# What the story checks need of a text: MinHash signature, shingle count, number hashes.
+_Text = tuple[np.ndarray, int, "frozenset[int] | None"]
+
+
+def _frozen(values: list[int] | None) -> frozenset[int] | None:
+    return frozenset(values) if values is not None else None
 
 
 @dataclass
@@ -113,6 +122,8 @@ class DedupIndex:
     has_sig: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     # Shingles per article (0 = unknown), for the containment of story links.
     n_shingles: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    # Number hashes per article (None = unknown), for the story links' number check.
+    numbers: list[frozenset[int] | None] = field(default_factory=list)
     merges: dict[str, str] = field(default_factory=dict)
     segments: list[str] = field(default_factory=list)
     _pos: dict[str, int] = field(default_factory=dict)
@@ -177,6 +188,7 @@ class DedupIndex:
         has = ~np.asarray(table.column("minhash").is_null().to_numpy(), dtype=bool)
         counts = table.column("n_shingles").fill_null(0).to_numpy().astype(np.int32)
         self.n_shingles = np.concatenate([self.n_shingles[: len(self.ids)], counts])
+        self.numbers.extend(_frozen(v) for v in table.column("numbers").to_pylist())
         self.ids.extend(ids)
         self.exact_hashes.extend(exact)
         self.entries.extend(_Entry(*row) for row in zip(dup, near, story, sim, strict=True))
@@ -204,20 +216,32 @@ class DedupIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _candidates(self, keys: np.ndarray) -> set[int]:
+    def _base_ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each row's band keys sit in the sorted base tables: (lo, hi) per band.
+
+        One vectorized search per band for a whole batch: a search per article and band
+        cost more than the rest of ``assign``.
+        """
+        lo = np.empty(keys.shape, dtype=np.int64)
+        hi = np.empty(keys.shape, dtype=np.int64)
+        for band, base_k in enumerate(self._base_keys):
+            lo[:, band] = np.searchsorted(base_k, keys[:, band], side="left")
+            hi[:, band] = np.searchsorted(base_k, keys[:, band], side="right")
+        return lo, hi
+
+    def _candidates(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> set[int]:
         found: set[int] = set()
-        for band, key in enumerate(keys.tolist()):
-            base_k = self._base_keys[band]
-            lo = np.searchsorted(base_k, key, side="left")
-            hi = np.searchsorted(base_k, key, side="right")
-            if hi > lo:
-                found.update(self._base_pos[band][lo:hi].tolist())
-            found.update(self._delta[band].get(key, ()))
+        for band in np.flatnonzero(hi > lo).tolist():
+            found.update(self._base_pos[band][lo[band] : hi[band]].tolist())
+        for table, key in zip(self._delta, keys.tolist(), strict=True):
+            hit = table.get(key)
+            if hit:
+                found.update(hit)
         return found
 
     def _insert_lsh(self, pos: int, keys: np.ndarray) -> None:
-        for band, key in enumerate(keys.tolist()):
-            self._delta[band].setdefault(key, []).append(pos)
+        for table, key in zip(self._delta, keys.tolist(), strict=True):
+            table.setdefault(key, []).append(pos)
 
     def canonical_story(self, story_id: str) -> str:
         """The story ``story_id`` was merged into (itself if it never was)."""
@@ -260,8 +284,13 @@ class DedupIndex:
             sig_n = signatures.column("n_shingles").fill_null(0).to_numpy()
         else:
             sig_n = np.zeros(len(sig_ids), dtype=np.int32)
+        if "numbers" in signatures.column_names:
+            sig_numbers = [_frozen(v) for v in signatures.column("numbers").to_pylist()]
+        else:
+            sig_numbers = [None] * len(sig_ids)
         b, r = self._bands
         sig_keys = _band_keys(sig_mat, b, r)
+        base_lo, base_hi = self._base_ranges(sig_keys)
         threshold = self.config.threshold
 
         out_ids = articles.column("article_id").to_pylist()
@@ -289,13 +318,17 @@ class DedupIndex:
                 if sig_has[k]:
                     links.append(first)
             if sig_has[k]:
-                cands = self._candidates(sig_keys[k])
+                cands = self._candidates(sig_keys[k], base_lo[k], base_hi[k])
                 if cands:
                     cand = np.fromiter(cands, dtype=np.int64, count=len(cands))
                     sims = (self.sigs[cand] == sig_mat[k]).mean(axis=1)
                     keep = sims >= threshold
-                    share = containment(sims, self.n_shingles[cand], sig_n[k])
-                    weak = cand[~keep & story_similar(sims, share, self.config)].tolist()
+                    similar = story_similar(sims, self.n_shingles[cand], sig_n[k], self.config)
+                    weak = [
+                        p
+                        for p in cand[~keep & similar].tolist()
+                        if numbers_agree(self.numbers[p], sig_numbers[k])
+                    ]
                     cand, sims = cand[keep], sims[keep]
                     if len(cand):
                         # Highest similarity, then the oldest article.
@@ -306,9 +339,12 @@ class DedupIndex:
                         links.extend(cand.tolist())
             story_id = aid
             if sig_has[k]:
-                story_id = self._join_story(aid, links, weak, sig_mat[k], int(sig_n[k]))
+                story_id = self._join_story(
+                    aid, links, weak, (sig_mat[k], int(sig_n[k]), sig_numbers[k])
+                )
             entry = _Entry(duplicate_of, near_of, story_id, similarity)
             self._append(aid, h, sig_mat[k] if sig_has[k] else None, entry, int(sig_n[k]))
+            self.numbers[-1] = sig_numbers[k]
             if sig_has[k]:
                 self._insert_lsh(pos, sig_keys[k])
             if h is not None:
@@ -325,9 +361,7 @@ class DedupIndex:
             schema=ASSIGNMENTS,
         )
 
-    def _join_story(
-        self, aid: str, strong: list[int], weak: list[int], sig: np.ndarray, n: int
-    ) -> str:
+    def _join_story(self, aid: str, strong: list[int], weak: list[int], text: _Text) -> str:
         """Story of a new article from its strong and weak links (see tasks.dedup.stories)."""
         votes: dict[str, StoryVote] = {}
         for p in strong:
@@ -335,9 +369,11 @@ class DedupIndex:
                 self.canonical_story(self.entries[p].story_id), StoryVote()
             ).strong = True
         for p in weak:
-            votes.setdefault(self.canonical_story(self.entries[p].story_id), StoryVote())
+            votes.setdefault(
+                self.canonical_story(self.entries[p].story_id), StoryVote()
+            ).weak = True
         for story, vote in votes.items():
-            vote.similar, vote.jaccard = self._story_similar(self._pos.get(story), sig, n)
+            vote.similar, vote.jaccard = self._story_similar(self._pos.get(story), text)
         root, merged = plan_story(votes, self._related_stories, self._story_age)
         if root is None:
             return aid
@@ -345,26 +381,28 @@ class DedupIndex:
             self.merges[story] = root
         return root
 
-    def _story_similar(self, pos: int | None, sig: np.ndarray, n: int) -> tuple[bool, float]:
-        """Whether the indexed article at ``pos`` and a signature are story-similar."""
+    def _story_similar(self, pos: int | None, text: _Text) -> tuple[bool, float]:
+        """Whether the indexed article at ``pos`` and a text are story-similar, and Jaccard."""
         if pos is None or not self.has_sig[pos]:
             return False, 0.0
+        sig, n, numbers = text
         jaccard = np.mean(self.sigs[pos] == sig)
-        share = containment(jaccard, self.n_shingles[pos], n)
-        return bool(story_similar(jaccard, share, self.config)), float(jaccard)
+        similar = bool(story_similar(jaccard, self.n_shingles[pos], n, self.config))
+        return similar and numbers_agree(self.numbers[pos], numbers), float(jaccard)
 
     def _related_stories(self, story_a: str, story_b: str) -> bool:
         pos_b = self._pos.get(story_b)
         if pos_b is None or not self.has_sig[pos_b]:
             return False
-        n_b = int(self.n_shingles[pos_b])
-        return self._story_similar(self._pos.get(story_a), self.sigs[pos_b], n_b)[0]
+        text = (self.sigs[pos_b], int(self.n_shingles[pos_b]), self.numbers[pos_b])
+        return self._story_similar(self._pos.get(story_a), text)[0]
 
     def _append(
         self, aid: str, h: str | None, sig: np.ndarray | None, entry: _Entry, n_shingles: int = 0
     ) -> None:
         self._pos[aid] = len(self.ids)
         self.ids.append(aid)
+        self.numbers.append(None)
         self.exact_hashes.append(h)
         self.entries.append(entry)
         # Grow the signature matrix geometrically so a batch appends in amortized O(1).
@@ -464,6 +502,10 @@ class DedupIndex:
                 pa.array([e.story_id for e in entries], pa.string()),
                 pa.array([e.similarity for e in entries], pa.float32()),
                 pa.array(self.n_shingles[start:end], pa.int32()),
+                pa.array(
+                    [sorted(v) if v is not None else None for v in self.numbers[start:end]],
+                    pa.list_(pa.uint32()),
+                ),
             ],
             schema=_INDEX_SCHEMA,
         )
@@ -477,7 +519,9 @@ class DedupIndex:
 
 
 def _upgrade(table: pa.Table) -> pa.Table:
-    """A segment in the current ``_INDEX_SCHEMA`` (older ones lack ``n_shingles``)."""
-    if "n_shingles" not in table.column_names:
-        table = table.append_column("n_shingles", pa.nulls(table.num_rows, pa.int32()))
+    """A segment in the current ``_INDEX_SCHEMA`` (older ones lack the story columns)."""
+    for name in ("n_shingles", "numbers"):
+        if name not in table.column_names:
+            typ = _INDEX_SCHEMA.field(name).type
+            table = table.append_column(name, pa.nulls(table.num_rows, typ))
     return table.select(_INDEX_SCHEMA.names).cast(_INDEX_SCHEMA)

@@ -45,6 +45,8 @@ SIGNATURES = pa.schema(
         pa.field("exact_hash", pa.string()),  # null when the normalized text is empty
         pa.field("n_shingles", pa.int32()),
         pa.field("minhash", pa.list_(pa.uint32())),  # null below MIN_SHINGLES
+        # Sorted hashes of the numbers in the text: a story check (tasks.dedup.stories).
+        pa.field("numbers", pa.list_(pa.uint32())),
     ],
     metadata={"akhbar.table": "dedup_signatures", "akhbar.signature_version": SIGNATURE_VERSION},
 )
@@ -68,6 +70,11 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 _WORD = re.compile(r"[^\W_]+")
 # اقرأ أيضاً / شاهد أيضا starts a site's related-articles list: not part of the story
 # (matched after normalization, so اقرأ أيضاً is اقرا ايضا).
+# Ordinals 1st-10th (masculine and feminine) after normalization: الخامسة -> الخامسه.
+_ORDINALS = frozenset(
+    "الاول الاولي الثالث الثالثه الرابع الرابعه الخامس الخامسه السادس السادسه السابع "
+    "السابعه الثامن الثامنه التاسع التاسعه العاشر العاشره".split()
+)
 _READ_ALSO = re.compile(r"\b(?:اقرا|طالع|شاهد)\W+(?:ايضا|المزيد)\b")
 
 
@@ -86,6 +93,18 @@ def dedup_words(text: str) -> list[str]:
         if marker is not None and marker.start() > 0:
             text = text[: marker.start()]
     return _WORD.findall(text.lower())
+
+
+def number_hashes(words: Sequence[str]) -> list[int]:
+    """Sorted distinct 32-bit hashes of the numbers and ordinals among normalized ``words``.
+
+    Reposts keep a dispatch's figures; a templated series changes them: the fourth and
+    the fifth relief flight (الرابعة, الخامسة), "10 tons" and "12 tons".
+    """
+    found = {w for w in words if w.isdigit() or w in _ORDINALS}
+    return sorted(
+        int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little") for w in found
+    )
 
 
 def normalize_for_dedup(text: str) -> str:
@@ -240,6 +259,7 @@ def compute_signatures(
     if len(article_ids) != len(texts):
         raise ConfigError(f"{len(article_ids)} article_ids for {len(texts)} texts")
     docs = [dedup_words(text or "") for text in texts]
+    numbers = [number_hashes(d) for d in docs]
     exact = [hashlib.sha256(" ".join(d).encode("utf-8")).hexdigest() if d else None for d in docs]
     hashes = _batch_shingle_hashes(docs, config.shingle_size)
     n_shingles = [len(h) for h in hashes]
@@ -252,6 +272,7 @@ def compute_signatures(
             pa.array(exact, pa.string()),
             pa.array(n_shingles, pa.int32()),
             _sig_array(rows, has_sig, config.num_perm),
+            pa.array(numbers, pa.list_(pa.uint32())),
         ],
         schema=SIGNATURES,
     )

@@ -12,13 +12,19 @@ looser similarity:
   or expanded repost, whose Jaccard drops, still joins. Containment alone would let every
   short item of a long digest join the digest's story, so it also needs a Jaccard of
   ``MIN_CONTAINED_JACCARD`` (the longer text at most about three times the shorter).
-  Both are estimated from the MinHash signatures and shingle counts, never from LSH
-  band collisions alone.
+  Either way the two must share at least ``MIN_SHARED_SHINGLES`` shingles: short
+  templated texts (telegrams of congratulation that differ in the country's name) are
+  otherwise as similar as an edited repost. And their numbers must agree
+  (``numbers_agree``): a templated series (the fourth and the fifth relief flight)
+  changes the figures that a repost keeps. All of it is estimated from the MinHash
+  signatures and shingle counts, never from LSH band collisions alone.
 - An article joins a story when it is story-similar to the **story's canonical article**
   (its founder, the first article of the story the index saw), or when it is a near
-  duplicate or exact duplicate of one of the story's articles (a strong link). A weak link to some member only nominates the
-  story; it never joins it on its own, so a chain of weak links (A~B, B~C, C~D) cannot
-  pull an unrelated article in.
+  duplicate or exact duplicate of one of the story's articles (a strong link), or when it
+  is story-similar to one of its articles (a weak link) *and* shares a Jaccard of at
+  least ``MIN_CANONICAL_JACCARD`` with the canonical article. Every article of a story
+  thus overlaps its canonical article (or is a near duplicate of a member), so a chain of
+  weak links (A~B, B~C, C~D) cannot drift into an unrelated story.
 - Two stories merge only if the article links strongly to both, or if their canonical
   articles are themselves similar. An article that overlaps two unrelated stories (a
   digest quoting both) joins the one it is closest to, and the stories stay apart.
@@ -41,6 +47,14 @@ from tasks.schemas import STORIES, conform
 
 # Least Jaccard of a containment link: a text fully inside one 3.3 times longer.
 MIN_CONTAINED_JACCARD = 0.3
+# Least Jaccard with a story's canonical article for an article that joins through a
+# weak link to another of its articles (a repost of a repost).
+MIN_CANONICAL_JACCARD = 0.25
+# Fewest shingles two texts must share for a story link (about 60 words of common text).
+# Short templated texts (royal telegrams that differ only in the country and its
+# president, weather or prayer-time notes) share half their shingles across different
+# stories; they still join a story as near duplicates.
+MIN_SHARED_SHINGLES = 60
 
 
 def containment(jaccard: np.ndarray, n_a: np.ndarray, n_b: np.ndarray) -> np.ndarray:
@@ -56,17 +70,40 @@ def containment(jaccard: np.ndarray, n_a: np.ndarray, n_b: np.ndarray) -> np.nda
     n_a = np.asarray(n_a, dtype=np.float64)
     n_b = np.asarray(n_b, dtype=np.float64)
     small = np.minimum(n_a, n_b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inter = jaccard * (n_a + n_b) / (1.0 + jaccard)
-        share = np.where(small > 0, inter / small, jaccard)
+    inter = jaccard * (n_a + n_b) / (1.0 + jaccard)
+    share = np.divide(inter, small, out=np.array(jaccard, dtype=np.float64), where=small > 0)
     return np.minimum(share, 1.0)
 
 
-def story_similar(jaccard: np.ndarray, share: np.ndarray, config: DedupConfig) -> np.ndarray:
-    """Which pairs are story-similar, from their Jaccard and containment estimates."""
-    jaccard = np.asarray(jaccard)
-    contained = (np.asarray(share) >= config.story_containment) & (jaccard >= MIN_CONTAINED_JACCARD)
-    return (jaccard >= config.story_threshold) | contained
+def story_similar(
+    jaccard: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, config: DedupConfig
+) -> np.ndarray:
+    """Which pairs are story-similar, from their Jaccard estimates and shingle counts.
+
+    Sizes of 0 (unknown, index rows written before issue 15) skip the size checks.
+    """
+    jaccard = np.asarray(jaccard, dtype=np.float64)
+    n_a = np.asarray(n_a, dtype=np.float64)
+    n_b = np.asarray(n_b, dtype=np.float64)
+    shared = jaccard * (n_a + n_b) / (1.0 + jaccard)
+    enough = (shared >= MIN_SHARED_SHINGLES) | (n_a == 0) | (n_b == 0)
+    contained = (containment(jaccard, n_a, n_b) >= config.story_containment) & (
+        jaccard >= MIN_CONTAINED_JACCARD
+    )
+    return enough & ((jaccard >= config.story_threshold) | contained)
+
+
+def numbers_agree(a: frozenset[int] | None, b: frozenset[int] | None) -> bool:
+    """Whether two texts' numbers fit one story: at least half the smaller set is shared.
+
+    Reposts keep a dispatch's figures (a dateline may add a date, a cut drops some);
+    templated series change them: the fourth and the fifth relief flight to Aden, "10
+    tons" and "12 tons", share most of their words but not their numbers. Texts without
+    numbers (or unknown, None) always agree.
+    """
+    if not a or not b:
+        return True
+    return 2 * len(a & b) >= min(len(a), len(b))
 
 
 def story_lsh_threshold(config: DedupConfig) -> float:
@@ -79,8 +116,14 @@ class StoryVote:
     """What one new article has to do with one existing story."""
 
     strong: bool = False  # exact or near duplicate of one of its articles
+    weak: bool = False  # story-similar to one of its articles
     similar: bool = False  # story-similar to the story's canonical article
     jaccard: float = 0.0  # with the canonical article, to rank the stories
+
+    @property
+    def joins(self) -> bool:
+        """Whether these links are enough to join the story."""
+        return self.strong or self.similar or (self.weak and self.jaccard >= MIN_CANONICAL_JACCARD)
 
 
 def plan_story(
@@ -99,7 +142,7 @@ def plan_story(
         ``(story, merged)``: the story to join (None: the article founds a new one) and
         the stories to record as merged into it. The merged group keeps its oldest id.
     """
-    qualified = {s: v for s, v in votes.items() if v.strong or v.similar}
+    qualified = {s: v for s, v in votes.items() if v.joins}
     if not qualified:
         return None, []
     best = max(qualified, key=lambda s: (qualified[s].strong, qualified[s].jaccard, -age(s)))
