@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
         help="Jaccard similarity of near duplicates (default: 0.8)",
     )
     run.add_argument(
+        "--story-threshold",
+        type=float,
+        default=0.5,
+        help="Jaccard similarity with a story's canonical article to join the story (default: 0.5)",
+    )
+    run.add_argument(
+        "--story-containment",
+        type=float,
+        default=0.7,
+        help="or share of the shorter text inside the other, for cut or expanded reposts "
+        "(default: 0.7)",
+    )
+    run.add_argument(
         "--drop-duplicates",
         action="store_true",
         help="leave duplicates out of sentences/tokens/entities (still listed in articles)",
@@ -206,6 +219,8 @@ def _params_from_args(args: argparse.Namespace):
         dedup={
             "enabled": not args.no_dedup,
             "threshold": args.dedup_threshold,
+            "story_threshold": args.story_threshold,
+            "story_containment": args.story_containment,
             "drop_duplicates": args.drop_duplicates,
         },
     )

@@ -68,11 +68,12 @@ def settle_batch(
     kept = Counter(fid for _, t in parts for fid in t.column("file_id").to_pylist())
     fetched_files = load_stage(spec.path("files"))
     files = finish_files(spec, fetched_files, kept, rejected, broken)
-    dup_stats = assign_duplicates(spec, parts) if spec.params.dedup.enabled else {}
+    processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
+    replace = sorted(set(processed) & set(had_rows))
+    dup_stats = assign_duplicates(spec, parts, replace) if spec.params.dedup.enabled else {}
     for k, table in parts:
         write_batch({"articles": table}, spec.stage_dir, spec.part(k), spec.params.write)
     write_batch({"files": files}, spec.stage_dir, spec.batch_id, spec.params.write)
-    processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
     stats.update(batch_counts(files, good, parts))
     for row in fetched_files.to_pylist():
         if row.get("n_rejected"):  # records fetch could not use (broken JSON line, wrong types)
@@ -82,7 +83,7 @@ def settle_batch(
     stats.update(dup_stats)
     for name in ("morph_source", "ner_method", "dialect_method"):
         stats[name] = next((r[name] for r in good if r.get(name)), None)
-    return SettledBatch(sorted(set(processed) & set(had_rows)), stats)
+    return SettledBatch(replace, stats)
 
 
 def split_chunk_results(

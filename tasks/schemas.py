@@ -206,6 +206,7 @@ TABLES: dict[str, pa.Schema] = {
     "sentences": SENTENCES,
     "tokens": TOKENS,
     "entities": ENTITIES,
+    "stories": STORIES,
 }
 
 

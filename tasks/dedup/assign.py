@@ -1,25 +1,39 @@
 """Duplicate assignment at commit time: one batch's articles against the persistent index.
 
 Runs serially in the flow process, after the batch's chunks and before its commit: the
-index lives in the dataset, so batches must meet it one at a time, in order.
+index lives in the dataset, so batches must meet it one at a time, in order. The batch
+also stages the whole ``stories`` table as it stands after its commit (issue 15), which
+``commit_batch`` publishes in the same version as the articles.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.annotate import set_column
 from tasks.dedup.index import DedupIndex
+from tasks.dedup.stories import build_stories
+from tasks.store.reads import read_table
 from tasks.store.staging import BatchSpec, drop_staged_articles, load_stage
+from tasks.write import write_batch
+
+# Article columns the stories table is built from.
+_STORY_COLUMNS = ["article_id", "file_id", "story_id", "title", "source_name", "published_date"]
 
 
-def assign_duplicates(spec: BatchSpec, parts: list[tuple[int, pa.Table]]) -> dict:
+def assign_duplicates(
+    spec: BatchSpec, parts: list[tuple[int, pa.Table]], replace_file_ids: Iterable[str] = ()
+) -> dict:
     """Fill ``duplicate_of``, ``near_duplicate_of`` and ``story_id`` of each chunk's articles.
 
     ``parts`` holds (chunk, articles) pairs and is updated in place. With
     ``drop_duplicates`` the duplicates' sentences, tokens and entities leave the staged
-    Parquet parts too. Saves the index under the batch id.
+    Parquet parts too. Saves the index under the batch id and stages the ``stories``
+    table of the dataset as it will stand after this batch's commit, which drops the
+    earlier rows of ``replace_file_ids``.
 
     Returns:
         ``exact_duplicates`` and ``near_duplicates`` counts (empty for an empty batch).
@@ -47,4 +61,27 @@ def assign_duplicates(spec: BatchSpec, parts: list[tuple[int, pa.Table]]) -> dic
             )
             drop_staged_articles(spec, k, pc.filter(table.column("article_id"), dup))
         parts[i] = (k, table)
+    stories = stories_after_commit(spec, [t for _, t in parts], replace_file_ids, index.merges)
+    write_batch({"stories": stories}, spec.stage_dir, spec.batch_id, spec.params.write)
     return {"exact_duplicates": exact, "near_duplicates": near}
+
+
+def stories_after_commit(
+    spec: BatchSpec,
+    batch: list[pa.Table],
+    replace_file_ids: Iterable[str],
+    merges: dict[str, str],
+) -> pa.Table:
+    """The ``stories`` table over the published articles plus this batch's.
+
+    Published rows of ``replace_file_ids`` (re-processed inputs) and of the batch's own
+    article ids (a re-run) are left out: the commit replaces them.
+    """
+    published = read_table(spec.out, "articles", _STORY_COLUMNS)
+    new = pa.concat_tables([t.select(_STORY_COLUMNS) for t in batch]).cast(published.schema)
+    gone = pc.or_(
+        pc.is_in(published.column("file_id"), pa.array(sorted(set(replace_file_ids)), pa.string())),
+        pc.is_in(published.column("article_id"), new.column("article_id")),
+    )
+    articles = pa.concat_tables([published.filter(pc.invert(gone)), new])
+    return build_stories(articles, merges)

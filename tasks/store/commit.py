@@ -36,8 +36,11 @@ from tasks.store.versions import (
 from tasks.write import write_parquet
 
 CONTENT_TABLES = ("articles", "sentences", "tokens", "entities")
-# Final move order: children first, then articles, then files (the manifest).
-COMMIT_ORDER = ("entities", "tokens", "sentences", "articles", "files")
+# Final move order: children first, then articles, the stories over them, then files (the
+# manifest).
+COMMIT_ORDER = ("entities", "tokens", "sentences", "articles", "stories", "files")
+# Tables a commit restates whole: a staged part replaces every part of the base version.
+WHOLE_TABLES = ("stories",)
 JOURNAL = "COMMIT.json"
 
 
@@ -59,6 +62,9 @@ def commit_batch(
 ) -> CommitResult:
     """Publish every part staged under ``stage/parquet/<table>/`` atomically, as a new version.
 
+    A table of ``WHOLE_TABLES`` (``stories``) is restated by each commit that stages it:
+    its staged part replaces all of its earlier parts in the new version.
+
     Rows of ``replace_file_ids`` already in the dataset (from an earlier run or a
     killed one) are dropped in the same commit: the parts that hold them are written
     again without them, under new names, and the old parts are retired to
@@ -79,7 +85,10 @@ def commit_batch(
         out, stage, base, batch_id, set(replace_file_ids), config, moves, added, retired
     )
     for name in COMMIT_ORDER:
-        for src in sorted((stage / "parquet" / name).glob("part-*.parquet")):
+        staged = sorted((stage / "parquet" / name).glob("part-*.parquet"))
+        if staged and name in WHOLE_TABLES:
+            retired.extend((name, old) for old in base.tables.get(name, []))
+        for src in staged:
             moves.append((str(src), str(out / name / src.name)))
             added.append((name, src.name))
     tables = {t: list(base.tables.get(t, [])) for t in COMMIT_ORDER}

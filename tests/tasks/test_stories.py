@@ -234,3 +234,93 @@ def test_templated_series_with_other_numbers_stay_apart(tmp_path):
     index = DedupIndex.load(str(tmp_path), config)
     out = _assign(index, [("4", fourth), ("5", fifth), ("4b", fourth + " واس")], config)
     assert out == {"4": "4", "5": "5", "4b": "4"}
+
+
+def _commit(out, run: str, articles: list[tuple[str, str, str, str]], config: DedupConfig):
+    """Stage a batch of (article_id, file_id, source_name, text) as the flow does; commit."""
+    import datetime as _dt
+
+    from tasks import store, write
+    from tasks.config import PipelineParams
+    from tasks.dedup import assign_duplicates
+
+    batch = f"{run}-00000"
+    params = PipelineParams(inputs=["in"], out=str(out), dedup=config.model_dump())
+    spec = store.BatchSpec(
+        run_id=run,
+        batch_id=batch,
+        seq=0,
+        out=str(out),
+        stage_dir=str(store.staging_dir(out, run, batch)),
+        sources=["in"],
+        params=params,
+    )
+    ids = [a for a, *_ in articles]
+    table = pa.table(
+        {
+            "article_id": ids,
+            "file_id": [f for _, f, _, _ in articles],
+            "title": [f"عنوان {a}" for a in ids],
+            "source_name": [s for _, _, s, _ in articles],
+            "published_date": [_dt.date(2015, 8, 2)] * len(ids),
+            "text": [t for *_, t in articles],
+            "run_id": [run] * len(ids),
+        }
+    )
+    store.save_stage(
+        compute_signatures(table.column("text").to_pylist(), config, ids),
+        spec.path("signatures", 0),
+    )
+    parts = [(0, table)]
+    assign_duplicates(spec, parts)
+    write.write_batch({"articles": parts[0][1]}, spec.stage_dir, spec.part(0), params.write)
+    store.commit_batch(out, spec.stage_dir, batch, [], params.write)
+
+
+def test_stories_table_is_kept_current_across_runs(tmp_path):
+    from tasks import store
+    from tasks.report import connect_dataset
+
+    out = tmp_path / "out"
+    _commit(out, "r1", [("d", "f1", "spa", STORY), ("o", "f1", "spa", OTHER_ROAD)], CONFIG)
+    first = {r["story_id"]: r for r in store.read_table(out, "stories").to_pylist()}
+    assert set(first) == {"d", "o"} and first["d"]["n_articles"] == 1
+    # Run 2: two edited reposts from other sites join d's story; the table is restated.
+    _commit(
+        out,
+        "r2",
+        [("e", "f2", "okaz", REPOST_EDITED), ("t", "f3", "sabq", REPOST_TRUNCATED)],
+        CONFIG,
+    )
+    rows = {r["story_id"]: r for r in store.read_table(out, "stories").to_pylist()}
+    assert set(rows) == {"d", "o"}
+    assert rows["d"]["n_articles"] == 3 and rows["d"]["n_sources"] == 3
+    assert rows["d"]["sources"] == ["okaz", "sabq", "spa"]
+    assert rows["d"]["canonical_article_id"] == "d" and rows["d"]["title"] == "عنوان d"
+    assert len(list((out / "stories").glob("part-*.parquet"))) == 1
+    # Consumers need no Python: the stories view joins the articles view.
+    con = connect_dataset(out)
+    got = con.execute(
+        "select s.story_id, count(*) from articles a join stories s using (story_id) "
+        "group by 1 order by 1"
+    ).fetchall()
+    assert got == [("d", 3), ("o", 1)]
+
+
+def test_stories_table_records_a_merge(tmp_path):
+    from tasks import store
+
+    # a and b share three of their seven paragraphs (Jaccard 0.43): neither near
+    # duplicates (threshold 0.6 here) nor one story under a strict story threshold; c
+    # holds all seven, a near duplicate of both (0.71), and merges b's story into a's.
+    config = DedupConfig(threshold=0.6, story_threshold=0.9, story_containment=0.99)
+    parts = [_filler(seed, 30) for seed in range(7)]
+    a, b, c = " ".join(parts[:5]), " ".join(parts[2:]), " ".join(parts)
+    out = tmp_path / "out"
+    _commit(out, "r1", [("a", "f1", "spa", a), ("b", "f2", "okaz", b)], config)
+    assert store.read_table(out, "stories").column("merged_into").null_count == 2
+    _commit(out, "r2", [("c", "f3", "sabq", c)], config)
+    rows = {r["story_id"]: r for r in store.read_table(out, "stories").to_pylist()}
+    assert rows["b"]["merged_into"] == "a" and rows["b"]["n_articles"] == 1
+    assert rows["a"]["merged_into"] is None and rows["a"]["n_articles"] == 3
+    assert rows["a"]["sources"] == ["okaz", "sabq", "spa"]
