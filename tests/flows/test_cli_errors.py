@@ -37,6 +37,8 @@ CASES = [
     (["--dedup-threshold", "0"], ["threshold", "0"]),
     (["--dedup-threshold", "nan"], ["threshold", "nan"]),
     (["--dedup-threshold", "high"], ["--dedup-threshold", "high"]),
+    (["--story-threshold", "1.5"], ["story_threshold", "1.5"]),
+    (["--story-containment", "0"], ["story_containment", "0"]),
     (["--workers", "-1"], ["workers", "-1"]),
     (["--max-file-mb", "0"], ["max_file_bytes", "0"]),
     (["--min-arabic-ratio", "1.5"], ["min_arabic_ratio", "1.5"]),

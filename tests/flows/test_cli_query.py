@@ -67,8 +67,13 @@ def test_schema_prints_field_descriptions(capsys) -> None:
     assert "articles (" not in out
     assert main(["schema"]) == EXIT_OK
     everything = capsys.readouterr().out
-    for table in ("files", "articles", "sentences", "tokens", "entities"):
+    for table in ("files", "articles", "sentences", "tokens", "entities", "stories"):
         assert f"\n{table} (schema version" in "\n" + everything
+    assert main(["schema", "stories"]) == EXIT_OK
+    stories = capsys.readouterr().out
+    for column in ("canonical_article_id", "first_seen", "n_sources", "merged_into"):
+        assert f"  {column} " in stories
+    assert "Story this one was merged into" in stories
     assert main(["schema", "nope"]) == EXIT_USAGE
 
 
