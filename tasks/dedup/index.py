@@ -12,10 +12,12 @@ Semantics (see ``DedupIndex.assign``):
   with the highest estimated Jaccard similarity >= ``DedupConfig.threshold`` (candidates
   come from MinHash LSH and are verified on the signatures, ties go to the older article).
 - ``story_id``: the story (``tasks.dedup.stories``), with its own looser similarity
-  (containment >= ``DedupConfig.story_threshold``, verified on the signatures). An article
-  joins a story when it is similar to the story's canonical (first) article, or is an
-  exact or near duplicate of one of its articles; otherwise it founds a story whose id is
-  its own ``article_id``. Old rows are never rewritten: when an article joins two stories
+  (Jaccard >= ``DedupConfig.story_threshold`` or containment >=
+  ``DedupConfig.story_containment``, verified on the signatures). An article joins a story
+  when it is similar to the story's canonical (first) article, or is an exact or near
+  duplicate of one of its articles, or is similar to one of its articles and still
+  overlaps the canonical one; otherwise it founds a story whose id is its own
+  ``article_id``. Old rows are never rewritten: when an article joins two stories
   that belong together, the younger story is recorded as merged into the older one
   (``DedupIndex.merges``, published as ``stories.merged_into``) and later articles get the
   canonical (older) id.
@@ -51,7 +53,6 @@ from tasks.dedup.signatures import (
 )
 from tasks.dedup.stories import (
     StoryVote,
-    build_stories,
     numbers_agree,
     plan_story,
     story_lsh_threshold,
@@ -210,7 +211,8 @@ class DedupIndex:
         for band in range(b):
             order = np.argsort(keys[:, band], kind="stable")
             self._base_keys.append(keys[order, band])
-            self._base_pos.append(pos[order])
+            # int32 positions: the looser story bands make these tables 3.5x as many.
+            self._base_pos.append(pos[order].astype(np.int32))
         self._delta = [{} for _ in range(b)]
 
     def __len__(self) -> int:
@@ -307,7 +309,7 @@ class DedupIndex:
             h = sig_exact[k]
             pos = len(self.ids)
             links: list[int] = []  # strong: exact and near duplicates
-            weak: list[int] = []  # story candidates: containment >= story_threshold
+            weak: list[int] = []  # story-similar, but not near duplicates
             duplicate_of = near_of = None
             similarity = None
             first = self._first_exact.get(h) if h is not None else None
@@ -343,8 +345,8 @@ class DedupIndex:
                     aid, links, weak, (sig_mat[k], int(sig_n[k]), sig_numbers[k])
                 )
             entry = _Entry(duplicate_of, near_of, story_id, similarity)
-            self._append(aid, h, sig_mat[k] if sig_has[k] else None, entry, int(sig_n[k]))
-            self.numbers[-1] = sig_numbers[k]
+            sig = sig_mat[k] if sig_has[k] else None
+            self._append(aid, h, sig, entry, int(sig_n[k]), sig_numbers[k])
             if sig_has[k]:
                 self._insert_lsh(pos, sig_keys[k])
             if h is not None:
@@ -398,11 +400,17 @@ class DedupIndex:
         return self._story_similar(self._pos.get(story_a), text)[0]
 
     def _append(
-        self, aid: str, h: str | None, sig: np.ndarray | None, entry: _Entry, n_shingles: int = 0
+        self,
+        aid: str,
+        h: str | None,
+        sig: np.ndarray | None,
+        entry: _Entry,
+        n_shingles: int = 0,
+        numbers: frozenset[int] | None = None,
     ) -> None:
         self._pos[aid] = len(self.ids)
         self.ids.append(aid)
-        self.numbers.append(None)
+        self.numbers.append(numbers)
         self.exact_hashes.append(h)
         self.entries.append(entry)
         # Grow the signature matrix geometrically so a batch appends in amortized O(1).
@@ -483,10 +491,6 @@ class DedupIndex:
                 os.remove(os.path.join(self.root, name))
             except FileNotFoundError:
                 pass
-
-    def stories_table(self, articles: pa.Table) -> pa.Table:
-        """The ``stories`` table of ``articles`` with this index's merges."""
-        return build_stories(articles, self.merges)
 
     def _write_segment(self, name: str, start: int, end: int) -> None:
         entries = self.entries[start:end]
