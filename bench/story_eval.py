@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--show", type=int, default=10, help="largest stories to print")
     ap.add_argument("--show-bad", type=int, default=10, help="wrong links to print")
+    ap.add_argument("--read", type=int, default=1, help="largest stories to print in full")
     args = ap.parse_args(argv)
     config = DedupConfig(
         story_threshold=args.story_threshold, story_containment=args.story_containment
@@ -335,15 +336,18 @@ def main(argv: list[str] | None = None) -> None:
             strict=True,
         )
     )
-    members = [
-        a for a, st in real_story.items() if top and index.canonical_story(st) == top[0]["story_id"]
-    ]
-    print(f"\nlargest story {top[0]['story_id']} ({len(members)} articles), for reading:")
-    for a in members:
-        art = by_id[a]
-        j, c = judge(sh(a), sh(top[0]["story_id"]))
-        body = " ".join((art["content"] or "").split())[:110]
-        print(f"  J {j:.2f} C {c:.2f} {art['source']:12s} {art['title'].strip()[:60]} || {body}")
+    for rank, row in enumerate(top[: args.read], 1):
+        members = [
+            a for a, st in real_story.items() if index.canonical_story(st) == row["story_id"]
+        ]
+        print(f"\nstory {rank} by size, {row['story_id']} ({len(members)} articles), for reading:")
+        for a in members:
+            art = by_id[a]
+            j, c = judge(sh(a), sh(row["story_id"]))
+            body = " ".join((art["content"] or "").split())[:110]
+            print(
+                f"  J {j:.2f} C {c:.2f} {art['source']:12s} {art['title'].strip()[:60]} || {body}"
+            )
 
     budget = n_words / TARGET_WORDS_PER_S
     extra = t_story - t_base + t_table
