@@ -45,7 +45,7 @@ SIGNATURES = pa.schema(
         pa.field("exact_hash", pa.string()),  # null when the normalized text is empty
         pa.field("n_shingles", pa.int32()),
         pa.field("minhash", pa.list_(pa.uint32())),  # null below MIN_SHINGLES
-        # Sorted hashes of the numbers in the text: a story check (tasks.dedup.stories).
+        # Sorted hashes of the text's numbers and ordinals: a story check (dedup.stories).
         pa.field("numbers", pa.list_(pa.uint32())),
     ],
     metadata={"akhbar.table": "dedup_signatures", "akhbar.signature_version": SIGNATURE_VERSION},
@@ -70,12 +70,12 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 _WORD = re.compile(r"[^\W_]+")
 # اقرأ أيضاً / شاهد أيضا starts a site's related-articles list: not part of the story
 # (matched after normalization, so اقرأ أيضاً is اقرا ايضا).
+_READ_ALSO = re.compile(r"\b(?:اقرا|طالع|شاهد)\W+(?:ايضا|المزيد)\b")
 # Ordinals 1st-10th (masculine and feminine) after normalization: الخامسة -> الخامسه.
 _ORDINALS = frozenset(
     "الاول الاولي الثالث الثالثه الرابع الرابعه الخامس الخامسه السادس السادسه السابع "
     "السابعه الثامن الثامنه التاسع التاسعه العاشر العاشره".split()
 )
-_READ_ALSO = re.compile(r"\b(?:اقرا|طالع|شاهد)\W+(?:ايضا|المزيد)\b")
 
 
 def dedup_words(text: str) -> list[str]:
