@@ -173,7 +173,12 @@ STORIES = _schema(
             "for a merged story, only the articles still labelled with its id",
         ),
         _f("n_sources", _I32, "Distinct source_name values among those articles"),
-        _f("sources", pa.list_(_STR), "Those source names, the most frequent first"),
+        # "element": the item name Parquet readers give lists back (pyarrow writes it).
+        _f(
+            "sources",
+            pa.list_(pa.field("element", _STR)),
+            "Those source names, the most frequent first",
+        ),
         _f(
             "merged_into",
             _STR,
