@@ -382,6 +382,98 @@ def _pick_reading(
     return ranked
 
 
+def _bw_tags(bw: str | None) -> str:
+    """``وَ/CONJ+سَ/FUT+يُ/IV3MS+سْهِم/IV`` -> ``CONJ+FUT+IV3MS+IV``."""
+    return "+".join(seg.rpartition("/")[2] for seg in (bw or "").split("+"))
+
+
+def _reading_features(r: tuple, rank: int, tag: str, in_context: bool) -> list[str]:
+    """Features of one candidate reading of a token tagged ``tag``, for the lemma scorer."""
+    upos, pos, lex = r[_UPOS], r[_POS], r[_LEX] or ""
+    tags = _bw_tags(r[_BW])
+    return [
+        f"agree={upos == tag}",
+        f"t|u={tag}|{upos}",
+        f"t|p={tag}|{pos}",
+        f"rank={min(rank, 4)}",
+        f"ctx={in_context}",
+        f"src={r[_SRC]}",
+        f"npro={r[_NPRO]}",
+        f"t|bw={tag}|{tags}",
+        f"lex={norm_lemma(lex)}",
+        f"t|lxb={tag}|{lex[:2]}",
+        f"t|lxe={tag}|{lex[-3:]}",
+    ]
+
+
+def _score_reading(weights: dict[str, float], feats: list[str]) -> float:
+    get = weights.get
+    return sum(get(f, 0.0) for f in feats)
+
+
+def _train_reading_scorer(
+    examples: list[tuple[list[list[str]], set[int]]], seed: int, epochs: int = 10
+) -> dict[str, float]:
+    """Averaged perceptron ranking a token's readings so one with the gold lemma comes first.
+
+    ``examples``: per token, each candidate's features and the indices of the candidates
+    whose lemma is the gold one.
+    """
+    weights: dict[str, float] = defaultdict(float)
+    totals: dict[str, float] = defaultdict(float)
+    stamps: dict[str, int] = defaultdict(int)
+    step = 0
+    order = list(range(len(examples)))
+    rng = random.Random(seed)
+
+    def update(feats: list[str], delta: float) -> None:
+        for f in feats:
+            totals[f] += (step - stamps[f]) * weights[f]
+            stamps[f] = step
+            weights[f] += delta
+
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for idx in order:
+            step += 1
+            cands, gold = examples[idx]
+            scores = [_score_reading(weights, f) for f in cands]
+            best = max(range(len(cands)), key=lambda j: (scores[j], -j))
+            if best in gold:
+                continue
+            target = max(gold, key=lambda j: (scores[j], -j))
+            update(cands[target], 1.0)
+            update(cands[best], -1.0)
+    averaged = {}
+    for f, w in weights.items():
+        total = totals[f] + (step - stamps[f]) * w
+        if total:
+            averaged[f] = round(total / step, 6)
+    return averaged
+
+
+def _reading_examples(
+    sentences: Sequence[GoldSentence], morphology: Any, morph: dict[str, list]
+) -> list[tuple[list[list[str]], set[int]]]:
+    examples = []
+    k = 0
+    for s in sentences:
+        for w in s.words:
+            readings = morphology.readings(w.form)
+            gold = norm_lemma(w.lemma)
+            hits = {j for j, r in enumerate(readings) if norm_lemma(r[_LEX]) == gold}
+            lemmas = {norm_lemma(r[_LEX]) for r in readings}
+            if w.upos != "PUNCT" and hits and len(lemmas) > 1:
+                ctx = (morph["lemma"][k], morph["pos"][k])
+                cands = [
+                    _reading_features(r, j, w.upos, (r[_LEX], r[_POS]) == ctx)
+                    for j, r in enumerate(readings)
+                ]
+                examples.append((cands, hits))
+            k += 1
+    return examples
+
+
 # ---------------------------------------------------------------------------
 # The tagger
 # ---------------------------------------------------------------------------
@@ -390,7 +482,13 @@ def _pick_reading(
 class PosTagger:
     """A trained CRF plus the treebank's (word, UPOS) -> lemma memory."""
 
-    def __init__(self, model_path: Path, lemmas: dict[str, str], clusters: Any = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        lemmas: dict[str, str],
+        clusters: Any = None,
+        reading_weights: dict[str, float] | None = None,
+    ) -> None:
         import pycrfsuite
 
         self._tagger = pycrfsuite.Tagger()
@@ -400,6 +498,7 @@ class PosTagger:
             raise EnvironmentError_(f"cannot read POS model {model_path}: {exc}") from exc
         self._lemmas = lemmas
         self._clusters = clusters
+        self._weights = reading_weights
 
     def predict(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list]
@@ -466,7 +565,14 @@ class PosTagger:
             if r is not None:
                 return (r[_LEX], r[_POS], r[_DIAC], r[_GLOSS], r[_BW], r[_D3])
             return (son, "noun", son, _SON_GLOSS[son], None, norm)
-        chosen = _pick_reading(readings, ranked, tag)
+        if self._weights and len({r[_LEX] for r in readings}) > 1:
+            scored = [
+                _score_reading(self._weights, _reading_features(r, j, tag, r is ranked))
+                for j, r in enumerate(readings)
+            ]
+            chosen = readings[max(range(len(readings)), key=lambda j: (scored[j], -j))]
+        else:
+            chosen = _pick_reading(readings, ranked, tag)
         remembered = memory.get(f"{norm}\t{tag}")
         if remembered is not None:
             same = next((r for r in readings if norm_lemma(r[_LEX]) == norm_lemma(remembered)),
@@ -504,7 +610,7 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
             f"this code reads {FORMAT_VERSION}; retrain it with `akhbar train pos`"
         )
     clusters = _load_clusters() if meta.get("clusters") else None
-    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters)
+    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters, meta.get("readings"))
 
 
 def _load_clusters() -> Any:
@@ -620,14 +726,18 @@ def train_tagger(
     out.mkdir(parents=True, exist_ok=True)
     trainer.train(str(out / MODEL_FILE))
     lemmas = _learn_lemmas(train)
-    meta = {"format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas}
+    weights = _train_reading_scorer(_reading_examples(train, morph_an, morph), seed)
+    meta = {
+        "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
+        "readings": weights,
+    }
     (out / META_FILE).write_text(
         json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
     )
 
     scores: tuple[float | None, ...] = (None, None, None, None)
     if held:
-        tagger = PosTagger(out / MODEL_FILE, lemmas, clusters)
+        tagger = PosTagger(out / MODEL_FILE, lemmas, clusters, weights)
         held_words = [[w.form for w in s.words] for s in held]
         base = morph_an.analyze_sentences(held_words)
         tagged = tagger.retag(held_words, morph_an, base)
