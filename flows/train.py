@@ -68,7 +68,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_pos(args: argparse.Namespace) -> dict:
-    from tasks.pos_tagger import train_tagger
+    from tasks.morphology.tagger import train_tagger
 
     report = train_tagger(
         args.data,

@@ -109,7 +109,7 @@ def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> A
         if morphology.source == "bama":
             # The learned tagger (issue 13) picks UPOS and lemma among BAMA's readings; it
             # was trained on BAMA's readings, so calima's MLE choice is left as it is.
-            from tasks.pos_tagger import load_tagger
+            from tasks.morphology.tagger import load_tagger
 
             tagger = load_tagger()
             if tagger is not None:

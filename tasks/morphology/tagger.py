@@ -1,7 +1,7 @@
 """Learned UPOS and lemma disambiguation on top of the BAMA analyzer (issue 13).
 
 BAMA gives every word its candidate readings but no frequencies, and the hand-tuned
-ranker (:mod:`tasks.morphology`) stops at about 83 % UPOS on UD Arabic-PUD. Here a
+ranker (:mod:`tasks.morphology.ranker`) stops at about 83 % UPOS on UD Arabic-PUD. Here a
 linear-chain CRF (python-crfsuite) trained on a UD treebank labels each *pipeline token*
 (a whitespace word with its clitics) with the UPOS of its content part, the way the
 treebank is scored: ``وللسلطة`` is NOUN, ``نشرتها`` VERB.
@@ -54,7 +54,7 @@ __all__ = [
     "write_conllu",
 ]
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "pos"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "pos"
 MODEL_FILE = "crf.model"
 META_FILE = "lemmas.json"
 FORMAT_VERSION = 1
@@ -282,7 +282,7 @@ def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo
     return _TypeInfo(tuple(feats), near, ambiguity, norm)
 
 
-_GAZETTEER_DIR = Path(__file__).resolve().parent / "resources" / "gazetteers"
+_GAZETTEER_DIR = Path(__file__).resolve().parents[1] / "resources" / "gazetteers"
 # The project's own name lists (tasks/resources/gazetteers): membership of a word in a
 # listed place, organisation or person name is evidence for PROPN (الولايات in الولايات
 # المتحدة); a title or cue word announces a name after it.
@@ -304,7 +304,8 @@ def _gazetteer_kinds() -> dict[str, tuple[str, ...]]:
     for stem, kind in _GAZETTEER_FILES.items():
         path = _GAZETTEER_DIR / f"{stem}.txt"
         if not path.is_file():
-            continue
+            # The model was trained with these features: tagging without them is worse.
+            raise EnvironmentError_(f"gazetteer {path} is missing (a POS tagger feature)")
         for line in path.read_text(encoding="utf-8").splitlines():
             line = line.split("\t")[0].strip()
             if not line or line.startswith("#"):
@@ -772,7 +773,7 @@ def _model_card(
 
 A linear-chain CRF (python-crfsuite, L-BFGS, c1={c1}, c2={c2}, {max_iterations} iterations)
 that labels each pipeline token with the UPOS of its content part, on top of the BAMA 1.0
-analyzer's readings, and a (word, UPOS) -> lemma memory. Code: `tasks/pos_tagger.py`.
+analyzer's readings, and a (word, UPOS) -> lemma memory. Code: `tasks/morphology/tagger.py`.
 
 ## Training data
 {names}: UD Arabic-PUD (Zeman et al., CoNLL 2017 Shared Task parallel treebanks,

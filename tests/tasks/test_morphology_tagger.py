@@ -1,13 +1,14 @@
-"""The learned UPOS/lemma tagger: CoNLL-U reading, training, saving, loading, tagging."""
+"""tasks/morphology/tagger.py: CoNLL-U reading, training, saving, loading and tagging."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tasks import pos_tagger as pt
-from tasks.errors import EnvironmentError_
+from tasks.errors import ConfigError, EnvironmentError_
+from tasks.morphology import tagger as pt
 
 # Written for these tests: clitic-split tokens glued by SpaceAfter=No, as UD Arabic does.
 _ROWS = {
@@ -81,11 +82,11 @@ def test_read_conllu_glues_clitics_and_scores_the_content_part(conllu: Path) -> 
 
 
 def test_read_conllu_names_a_missing_or_empty_file(tmp_path: Path) -> None:
-    with pytest.raises(EnvironmentError_, match="nope.conllu"):
+    with pytest.raises(FileNotFoundError, match="nope.conllu"):
         pt.read_conllu(tmp_path / "nope.conllu")
     empty = tmp_path / "empty.conllu"
     empty.write_text("# just a comment\n", encoding="utf-8")
-    with pytest.raises(EnvironmentError_, match="holds no sentence"):
+    with pytest.raises(ConfigError, match="holds no sentence"):
         pt.read_conllu(empty)
 
 
@@ -157,7 +158,7 @@ def test_load_tagger_names_a_missing_model(tmp_path: Path) -> None:
 
 
 def test_train_rejects_a_bad_holdout(conllu: Path, tmp_path: Path) -> None:
-    with pytest.raises(EnvironmentError_, match="1.5"):
+    with pytest.raises(ConfigError, match="1.5"):
         pt.train_tagger([conllu], tmp_path / "m", holdout=1.5)
 
 
@@ -167,9 +168,12 @@ def test_cli_train_pos(conllu: Path, tmp_path: Path, capsys) -> None:
     code = main(["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "m"),
                  "--holdout", "0.25", "--no-clusters"])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "trained on 9 sentences" in printed and "upos=" in printed
-    assert main(["train", "pos", "--data", str(conllu), "--out", "x", "--holdout", "1"]) == 2
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["train_sentences"] == 9 and stats["holdout_upos"] == 100.0
+    assert (tmp_path / "m" / "crf.model").is_file()
+    bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "x"), "--holdout", "1"]
+    assert main(bad) == 2
+    assert "--holdout 1.0" in capsys.readouterr().err
 
 
 @pytest.mark.shared
