@@ -271,11 +271,11 @@ def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo
     near: dict[int, tuple[str, ...]] = {}
     for off in _NEIGHBOUR_OFFSETS:
         lent = [f"{off}w={norm}", f"{off}ac={ambiguity}"]
+        if readings:
+            lent.append(f"{off}r0={readings[0][_UPOS]}")
         if abs(off) == 1:
-            if readings:
-                lent.append(f"{off}r0={readings[0][_UPOS]}")
-                if readings[0][_DEF]:
-                    lent.append(f"{off}def")
+            if readings and readings[0][_DEF]:
+                lent.append(f"{off}def")
             if cluster:
                 lent.append(f"{off}c={cluster[-1]}")
         near[off] = tuple(lent)
