@@ -39,6 +39,65 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+    pos = tsub.add_parser(
+        "pos",
+        help="the UPOS/lemma tagger on UD CoNLL-U files",
+        description="Train the CRF that picks UPOS and lemma among the BAMA analyzer's "
+        "readings; hold aside a seeded part of the sentences, score it, write the model "
+        "and its MODEL_CARD.md to --out.",
+    )
+    pos.add_argument(
+        "--data", nargs="+", required=True, metavar="CONLLU",
+        help="UD CoNLL-U file(s) with gold UPOS and lemmas",
+    )
+    pos.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
+    pos.add_argument(
+        "--seed", type=int, default=13, help="seed of the held-aside split (default: 13)"
+    )
+    pos.add_argument(
+        "--holdout", type=float, default=0.2,
+        help="fraction of sentences held aside and scored (default: 0.2)",
+    )
+    pos.add_argument(
+        "--write-holdout", default=None, metavar="FILE",
+        help="also write the held-aside sentences as CoNLL-U (to run score_pud.py on them)",
+    )
+    pos.add_argument(
+        "--no-clusters", action="store_true", help="leave the word clusters out of the features"
+    )
+
+
+def _train_pos(args: argparse.Namespace) -> dict:
+    from tasks.morphology.tagger import train_tagger
+
+    report = train_tagger(
+        args.data,
+        args.out,
+        seed=args.seed,
+        holdout=args.holdout,
+        write_holdout=args.write_holdout,
+        command=_command_line(),
+        use_clusters=not args.no_clusters,
+    )
+    return {
+        "out": args.out,
+        "train_sentences": report.n_train,
+        "train_words": report.train_words,
+        "holdout_sentences": report.n_holdout,
+        "holdout_words": report.holdout_words,
+        "holdout_upos": _pct(report.upos),
+        "holdout_lemma": _pct(report.lemma),
+        "ranker_upos": _pct(report.ranker_upos),
+        "ranker_lemma": _pct(report.ranker_lemma),
+        "seconds": round(report.seconds, 1),
+        "sha256": report.files,
+    }
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
 def _train_clusters(args: argparse.Namespace) -> dict:
     from tasks.clusters import train_clusters
 
@@ -58,6 +117,7 @@ def _train_clusters(args: argparse.Namespace) -> dict:
 
 TRAINERS = {
     "clusters": _train_clusters,
+    "pos": _train_pos,
 }
 
 

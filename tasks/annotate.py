@@ -106,6 +106,14 @@ def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> A
         morphology = load_morphology(config.morphology)
         morph_source = morphology.source
         morph = morphology.analyze_sentences(sentences)
+        if morphology.source == "bama":
+            # The learned tagger (issue 13) picks UPOS and lemma among BAMA's readings; it
+            # was trained on BAMA's readings, so calima's MLE choice is left as it is.
+            from tasks.morphology.tagger import load_tagger
+
+            tagger = load_tagger()
+            if tagger is not None:
+                morph = tagger.retag(sentences, morphology, morph)
         for name in MORPH_COLUMNS:
             cols[name] = pa.array(morph[name], type=_plain(TOKENS.field(name).type))
         cols["morph_source"] = pa.array([morph_source] * tokens.num_rows, pa.string())

@@ -224,8 +224,23 @@ def _reading_from_analysis(word_dediac: str, a: dict[str, Any], word_tanween: st
         upos = "AUX"
     elif pos == "conj_sub" and (lex not in sconj or lex == an_subj):
         upos = "ADP"
-    return (lex, pos, upos, diac, a.get("gloss"), bw or None, d3, score,
+    return (lex, pos, upos, diac, _stem_gloss(a), bw or None, d3, score,
             n_det > 0, source, n_pro)
+
+
+def _stem_gloss(a: dict[str, Any]) -> str | None:
+    """The gloss of the stem alone: "president;head", not "the+president;head".
+
+    A few BAMA stems carry their own clitics (لَهُ "to/for_+_it/him", الاِثْنانِ
+    "the_+_two"): their gloss keeps the head's part, the preposition's or the word's.
+    """
+    gloss = a.get("stemgloss") or a.get("gloss")
+    if not gloss or "_+_" not in gloss:
+        return gloss
+    parts = [p for p in gloss.split("_+_") if p != "the"]
+    if len(parts) > 1 and _PRONOUN_SUFFIX_RE.match((a.get("bw") or "").rpartition("/")[2]):
+        return parts[0]  # لَهُ: "to/for", not "it/him"
+    return parts[-1]
 
 
 class Morphology:
@@ -341,6 +356,11 @@ class Morphology:
         self._ranked[w] = ranked
         if is_oov:  # an OOV split depends on words seen later: re-rank it next batch
             self._oov_keys.append(w)
+
+    def readings(self, word: str) -> list[tuple]:
+        """``word``'s readings, best first, as ranked for the last analyzed batch."""
+        hit = self._ranked.get(word)
+        return hit if hit is not None else self._candidates(word)[0]
 
     def analyze_sentences(self, sentences: list[list[str]]) -> dict[str, list]:
         """Analyze tokenized sentences; return one value per token for each column.

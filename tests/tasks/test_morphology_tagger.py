@@ -1,0 +1,187 @@
+"""tasks/morphology/tagger.py: CoNLL-U reading, training, saving, loading and tagging."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.errors import ConfigError, EnvironmentError_
+from tasks.morphology import tagger as pt
+
+# Written for these tests: clitic-split tokens glued by SpaceAfter=No, as UD Arabic does.
+_ROWS = {
+    "t1": [
+        ("ذهب", "ذَهَب", "VERB", ""),
+        ("الولد", "وَلَد", "NOUN", ""),
+        ("إلى", "إِلَى", "ADP", ""),
+        ("المدرسة", "مَدرَسَة", "NOUN", "SpaceAfter=No"),
+        (".", ".", "PUNCT", ""),
+    ],
+    "t2": [
+        ("و", "وَ", "CCONJ", "SpaceAfter=No"),
+        ("كتب", "كَتَب", "VERB", ""),
+        ("محمد", "مُحَمَّد", "PROPN", ""),
+        ("بن", "اِبن", "NOUN", ""),
+        ("سلمان", "سَلمَان", "PROPN", ""),
+        ("رسالت", "رِسَالَة", "NOUN", "SpaceAfter=No"),
+        ("ه", "هُوَ", "PRON", "SpaceAfter=No"),
+        (".", ".", "PUNCT", ""),
+    ],
+    "t3": [
+        ("قال", "قَال", "VERB", ""),
+        ("الرئيس", "رَئِيس", "NOUN", ""),
+        ("إن", "إِنَّ", "PART", ""),
+        ("الاقتصاد", "اِقتِصَاد", "NOUN", ""),
+        ("كبير", "كَبِير", "ADJ", "SpaceAfter=No"),
+        (".", ".", "PUNCT", ""),
+    ],
+    "t4": [
+        ("ب", "بِ", "ADP", "SpaceAfter=No"),
+        ("ال", "ال", "DET", "SpaceAfter=No"),
+        ("مدرسة", "مَدرَسَة", "NOUN", ""),
+        ("الكبيرة", "كَبِير", "ADJ", ""),
+        ("درس", "دَرَس", "VERB", ""),
+        ("الولد", "وَلَد", "NOUN", "SpaceAfter=No"),
+        (".", ".", "PUNCT", ""),
+    ],
+}
+
+
+def _conllu(ids: list[str]) -> str:
+    blocks = []
+    for sid in ids:
+        rows = _ROWS[sid]
+        text = ""
+        for form, _, _, misc in rows:
+            text += form + ("" if "SpaceAfter=No" in misc else " ")
+        lines = [f"# sent_id = {sid}", f"# text = {text.strip()}"]
+        for i, (form, lemma, upos, misc) in enumerate(rows, 1):
+            lines.append(f"{i}\t{form}\t{lemma}\t{upos}\t_\t_\t0\tdep\t_\t{misc or '_'}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+@pytest.fixture
+def conllu(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.conllu"
+    path.write_text(_conllu(["t1", "t2", "t3", "t4"] * 3), encoding="utf-8")
+    return path
+
+
+def test_read_conllu_glues_clitics_and_scores_the_content_part(conllu: Path) -> None:
+    sentences = pt.read_conllu(conllu)
+    assert len(sentences) == 12
+    words = sentences[1].words
+    assert [w.form for w in words] == ["وكتب", "محمد", "بن", "سلمان", "رسالته", "."]
+    assert (words[0].upos, words[0].lemma) == ("VERB", "كَتَب")  # و+ dropped
+    assert (words[4].upos, words[4].lemma) == ("NOUN", "رِسَالَة")  # +ه dropped
+    assert words[5].upos == "PUNCT"  # punctuation is never glued on
+    assert (sentences[3].words[0].form, sentences[3].words[0].upos) == ("بالمدرسة", "NOUN")
+
+
+def test_read_conllu_names_a_missing_or_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope.conllu"):
+        pt.read_conllu(tmp_path / "nope.conllu")
+    empty = tmp_path / "empty.conllu"
+    empty.write_text("# just a comment\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no sentence"):
+        pt.read_conllu(empty)
+
+
+def test_holdout_split_is_seeded_and_written_back_verbatim(conllu: Path, tmp_path: Path) -> None:
+    sentences = pt.read_conllu(conllu)
+    train, held = pt.split_holdout(sentences, 0.25, seed=5)
+    again = pt.split_holdout(sentences, 0.25, seed=5)
+    assert [s.block for s in held] == [s.block for s in again[1]]
+    assert len(held) == 3 and len(train) == 9
+    out = tmp_path / "held.conllu"
+    pt.write_conllu(held, out)
+    assert [s.words for s in pt.read_conllu(out)] == [s.words for s in held]
+
+
+def test_norm_lemma_folds_what_the_scorer_folds() -> None:
+    assert pt.norm_lemma("إِلَى") == "الي"
+    assert pt.norm_lemma("مَدرَسَة") == "مدرسه"
+    assert pt.norm_lemma(None) == ""
+
+
+@pytest.fixture
+def trained(conllu: Path, tmp_path: Path) -> tuple[Path, pt.TrainReport]:
+    out = tmp_path / "model"
+    held = tmp_path / "held.conllu"
+    report = pt.train_tagger(
+        [conllu], out, seed=1, holdout=0.25, write_holdout=held, use_clusters=False,
+        command="akhbar train pos --data tiny.conllu --out model",
+    )
+    return out, report
+
+
+def test_train_writes_model_card_and_scores_the_held_aside_part(trained) -> None:
+    out, report = trained
+    assert {p.name for p in out.iterdir()} == {"crf.model", "lemmas.json", "MODEL_CARD.md"}
+    assert report.n_train == 9 and report.n_holdout == 3
+    # Every held-aside sentence repeats a training sentence, so the tagger must get them.
+    assert report.upos == 100.0
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 3.0" in card and "akhbar train pos --data tiny.conllu" in card
+    assert report.files["crf.model"] in card  # the sha256
+    assert (out.parent / "held.conllu").read_text(encoding="utf-8").count("# sent_id") == 3
+
+
+def test_trained_tagger_loads_and_tags_content_parts(trained) -> None:
+    from tasks.morphology import load_morphology
+
+    out, _ = trained
+    tagger = pt.load_tagger(str(out))
+    morphology = load_morphology("bama")
+    sentences = [
+        ["وكتب", "محمد", "بن", "سلمان", "رسالته", "."],
+        ["قال", "الرئيس", "إن", "الاقتصاد"],
+    ]
+    base = morphology.analyze_sentences(sentences)
+    tagged = tagger.retag(sentences, morphology, base)
+    assert tagged["upos"][:6] == ["VERB", "PROPN", "NOUN", "PROPN", "NOUN", "PUNCT"]
+    assert pt.norm_lemma(tagged["lemma"][4]) == "رساله"  # the memory's treebank lemma
+    # بن between two names is ابن "son", never بُنّ "coffee beans".
+    assert pt.norm_lemma(tagged["lemma"][2]) == "ابن"
+    assert pt.norm_lemma(tagged["lemma"][7]) == "رئيس"
+    # gloss is the stem's: no "the+" and no clitic glosses.
+    assert all("+" not in (g or "") for g in tagged["gloss"])
+    assert len(tagged["lemma"]) == len(base["lemma"]) == 10
+
+
+def test_load_tagger_names_a_missing_model(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentError_, match="lacks crf.model"):
+        pt.load_tagger(str(tmp_path))
+
+
+def test_train_rejects_a_bad_holdout(conllu: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="1.5"):
+        pt.train_tagger([conllu], tmp_path / "m", holdout=1.5)
+
+
+def test_cli_train_pos(conllu: Path, tmp_path: Path, capsys) -> None:
+    from flows.cli import main
+
+    code = main(["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "m"),
+                 "--holdout", "0.25", "--no-clusters"])
+    assert code == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["train_sentences"] == 9 and stats["holdout_upos"] == 100.0
+    assert (tmp_path / "m" / "crf.model").is_file()
+    bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "x"), "--holdout", "1"]
+    assert main(bad) == 2
+    assert "--holdout 1.0" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_tagger_beats_the_ranker_on_held_aside_pud(shared_dir: Path, tmp_path: Path) -> None:
+    """Trained on a slice of the real treebank, scored on sentences it never saw."""
+    source = pt.read_conllu(shared_dir / "eval" / "ud-arabic-pud-dev.conllu")
+    part = tmp_path / "slice.conllu"
+    pt.write_conllu(source[:200], part)
+    report = pt.train_tagger([part], tmp_path / "m", seed=3, holdout=0.25, use_clusters=False)
+    assert report.upos > report.ranker_upos + 2
+    assert report.lemma > report.ranker_lemma
