@@ -44,8 +44,10 @@ class CleanConfig(_Stage):
         le=1,
         description="Least share of letters that must be Arabic for an article to be kept",
     )
+    # 10, not more: short genuine items (a one-line flash, من يكونون؟) are news too; what
+    # falls under it is a leftover such as a lone dateline (الرياض) or a word (عاجل).
     min_chars: int = Field(
-        20, ge=1, description="Fewest characters of body text for an article to be kept"
+        10, ge=1, description="Fewest characters of body text for an article to be kept"
     )
 
 

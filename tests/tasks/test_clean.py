@@ -240,6 +240,13 @@ def test_reject_thresholds_follow_config() -> None:
     assert clean_batch(short, CleanConfig(min_chars=5)).articles.num_rows == 1
 
 
+def test_a_short_genuine_sentence_is_kept_and_a_lone_dateline_is_not() -> None:
+    recs = _records([_field_record("من سيحضر غدا؟", "f-a", 0), _field_record("الرباط", "f-a", 1)])
+    res = clean_batch(recs, CleanConfig())
+    assert res.articles.column("record_index").to_pylist() == [0]
+    assert res.rejected == {"f-a": Counter({Reason.EMPTY_AFTER_CLEAN.value: 1})}
+
+
 def test_rejected_related_part_keeps_numbering_and_parent() -> None:
     text = NEWS_TXT.replace(REL1_BODY, "نص\nقصير")  # the first related article is too short
     res = clean_batch(_records([_txt_record(text)]), CFG)
