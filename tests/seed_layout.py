@@ -243,7 +243,7 @@ def write_corpus(
         folder: created if missing; files are named ``00000.txt``, ``00001.txt``, ...
         vary: deal the ``HEADERS`` variants out (else every file gets the plain layout).
         read_also_every: when > 0, every n-th file (n-1, 2n-1, ...) also carries the next
-            article after ``إقرأ أيضاً:``.
+            article after ``إقرأ أيضاً:``, when that article has a title.
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -255,8 +255,10 @@ def write_corpus(
             # an article keeps its site line.
             header = replace(header, site_line=True)
         related: tuple[SeedArticle, ...] = ()
-        if read_also_every and i % read_also_every == read_also_every - 1 and i + 1 < len(articles):
-            related = (articles[i + 1],)
+        nxt = articles[i + 1] if i + 1 < len(articles) else None
+        # A related article is known by its title line: one without a title is not added.
+        if read_also_every and i % read_also_every == read_also_every - 1 and nxt and nxt.title:
+            related = (nxt,)
         path = folder / f"{i:05d}.txt"
         path.write_text(render_seed_txt(article, header, related), encoding="utf-8")
         written.append(Written(path, article, header, related))
@@ -358,3 +360,26 @@ def check_roundtrip(
             if "\n".join(lines).split("\n") != want_lines:
                 bad((name, "related", want_lines[:3], lines[:3]))
     return report
+
+
+def run_stages(folder: Path) -> tuple[list[dict], list[dict]]:
+    """``files`` and ``articles`` rows of ``fetch_batch`` + ``clean_batch`` over ``folder``.
+
+    The layout parser without the flow. As the flow records it, a file whose articles
+    are all left out is quarantined with the most frequent reason.
+    """
+    from tasks.clean import clean_batch
+    from tasks.config import CleanConfig, FetchConfig
+    from tasks.fetch import discover_sources, fetch_batch
+
+    fetched = fetch_batch(discover_sources([str(folder)], FetchConfig()), FetchConfig())
+    cleaned = clean_batch(fetched.records, CleanConfig())
+    articles = cleaned.articles.to_pylist()
+    has_articles = {r["file_id"] for r in articles}
+    files = fetched.files.to_pylist()
+    for row in files:
+        rejected = cleaned.rejected.get(row["file_id"])
+        if row["status"] == "ok" and row["file_id"] not in has_articles:
+            row["status"] = "quarantined"
+            row["reason"] = max(rejected, key=rejected.get) if rejected else "no_articles"
+    return files, articles
