@@ -383,3 +383,14 @@ def run_stages(folder: Path) -> tuple[list[dict], list[dict]]:
             row["status"] = "quarantined"
             row["reason"] = max(rejected, key=rejected.get) if rejected else "no_articles"
     return files, articles
+
+
+def roundtrip_day(zip_path: Path, folder: Path, read_also_every: int = 7) -> RoundTrip:
+    """Write one SaudiNewsNet day into ``folder`` (varied headers), parse it, compare.
+
+    Runs ``run_stages`` (fetch + clean, no flow); a module-level function so that a
+    process pool can run days side by side.
+    """
+    articles = [seed_article(r, i) for i, r in enumerate(saudinewsnet_articles(zip_path))]
+    written = write_corpus(articles, folder, read_also_every=read_also_every)
+    return check_roundtrip(written, *run_stages(folder))
