@@ -44,7 +44,7 @@ DEFAULT_DAYS = ("2015-07-21", "2015-07-26")
 
 
 def _run_pipeline(folder: Path, out: Path, workers: int, annotate: bool) -> tuple[list, list]:
-    from tasks.write import read_table
+    from tasks.store import read_table
 
     args = ["run", str(folder), "--out", str(out), "--workers", str(workers), "--json"]
     if not annotate:

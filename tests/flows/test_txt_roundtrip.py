@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import write
+from tasks import store
 from tests.seed_layout import (
     check_roundtrip,
     roundtrip_day,
@@ -94,8 +94,8 @@ def test_one_shared_day_round_trips_through_akhbar_run(shared_dir, tmp_path):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    files = write.read_table(out, "files").to_pylist()
-    rows = write.read_table(out, "articles").to_pylist()
+    files = store.read_table(out, "files").to_pylist()
+    rows = store.read_table(out, "articles").to_pylist()
     report = check_roundtrip(written, files, rows)
     assert report.mismatches == [], f"{report.by_field()}\n{_show(report)}"
     assert report.null_dates == []
