@@ -254,6 +254,9 @@ def write_corpus(
             # site/dateline line when the file has none, as it would to a reader: such
             # an article keeps its site line.
             header = replace(header, site_line=True)
+        if not header.date_style and not article.title.strip():
+            # With neither a title nor a date line, the first line is read as the title.
+            header = replace(header, date_style="english")
         related: tuple[SeedArticle, ...] = ()
         nxt = articles[i + 1] if i + 1 < len(articles) else None
         # A related article is known by its title line: one without a title is not added.
@@ -325,11 +328,12 @@ def check_roundtrip(
         related = [
             clean_text(f"{r.title}\n{r.body}") for r in w.related if kept(clean_text(r.body))
         ]
-        want_status = "ok" if kept(body) or related else "quarantined"
+        body_kept = kept(body)
+        want_status = "ok" if body_kept or related else "quarantined"
         if row["status"] != want_status:
             bad((name, "status", want_status, f"{row['status']}:{row['reason']}"))
             continue
-        if not kept(body):
+        if not body_kept:
             continue  # the main article is left out; its related ones are not checked
         main = got[0] if got and got[0]["part"] == 1 else None
         if main is None:
