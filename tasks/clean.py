@@ -36,7 +36,14 @@ _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
 
 # تاريخ النشر: 28th, May 2024 GMT  -> a date line in the .txt layout
-_DATE_LINE = re.compile(r"^\s*(?:تاريخ النشر|نشر في|نشر بتاريخ|بتاريخ|التاريخ)\s*[:：]?\s*(.+)$")
+_DATE_LINE = re.compile(
+    r"^\s*(?P<label>تاريخ النشر|نشر في|نشر بتاريخ|بتاريخ|التاريخ)\s*[:：]?\s*(?P<value>.+)$"
+)
+_DIGIT = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9]")
+# A date line is short; the weaker labels also open headlines and sentences
+# (التاريخ يعيد نفسه), so after them the value must hold a digit.
+_DATE_LINE_MAX_WORDS = 16
+_HEADER_LINES = 3  # the date line is looked for among the first three non-blank lines
 # المصدر: زنقة 20  -> source line, removed from the body
 _SOURCE_LINE = re.compile(r"^\s*(?:المصدر|مصدر الخبر)\s*[:：]\s*(.*)$")
 # إقرأ أيضاً: / اقرأ ايضا -> the rest of the file holds related articles; a title may
@@ -46,7 +53,11 @@ _READ_ALSO = re.compile(r"^\s*[اإأ]قرأ\s+[اأ]يضا\s*(?:[:：]\s*(?P<ti
 _SITE_LINE = re.compile(
     r"^(?P<site>.{2,40}?)\s+(?:ا|\||-|–|—|/|:)\s+(?P<dateline>[^\d\s][^.!؟?]{1,30})$"
 )
-_BARE_DATELINE = re.compile(r"^[\u0621-\u064a]+(?: [\u0621-\u064a]+){0,2}$")
+# الرياض / مكة المكرمة alone: a dateline; three words are a byline (محمد علي - جدة)
+_BARE_DATELINE = re.compile(r"^[\u0621-\u064a]+(?: [\u0621-\u064a]+)?$")
+# A related article has a sentence of body before the next title: a short line after
+# only a title and a byline is a subtitle, not the next article.
+_RELATED_MIN_BODY = 40
 _TERMINAL = ".!?؟…"
 # Lines that are site furniture, not article text (share prompts, rights, tags).
 _BOILERPLATE = re.compile(
@@ -118,28 +129,59 @@ def arabic_ratio(text: str) -> float:
 
 
 def _is_title_line(line: str, nxt: str | None) -> bool:
-    # A related-article title is short, has no final punctuation, and a paragraph follows it.
+    # A related-article title is short words (not a number), has no final punctuation,
+    # and a paragraph follows it.
     return (
         nxt is not None
         and len(line.split()) <= 25
         and line[-1] not in _TERMINAL
         and len(nxt) > len(line)
+        and _ARABIC_LETTER.search(line) is not None
     )
 
 
+def _date_value(line: str) -> str | None:
+    """The date after a date-line label, or None when ``line`` is not a date line."""
+    m = _DATE_LINE.match(line)
+    if m is None or len(line.split()) > _DATE_LINE_MAX_WORDS:
+        return None
+    if m["label"] != "تاريخ النشر" and not _DIGIT.search(m["value"]):
+        return None
+    return m["value"].strip()
+
+
+def _site_line(line: str) -> re.Match[str] | None:
+    if len(line.split()) > 8 or line[-1] in _TERMINAL:
+        return None
+    return _SITE_LINE.match(line)
+
+
 def _parse_header(lines: list[str]) -> tuple[ParsedArticle, int]:
-    """Title, optional date line and optional site/dateline line at the top of ``lines``."""
-    art = ParsedArticle(title=lines[0] if lines else None, body="")
-    i = 1
-    if i < len(lines) and (m := _DATE_LINE.match(lines[i])):
-        art.date_raw = m.group(1).strip()
-        i += 1
-    dated = i > 1
-    if i < len(lines) and len(lines[i].split()) <= 8 and lines[i][-1] not in _TERMINAL:
-        if m := _SITE_LINE.match(lines[i]):
-            art.source_name, art.dateline = m.group("site").strip(), m.group("dateline").strip()
+    """Title, date line and site/dateline line at the top of ``lines``; each may be missing.
+
+    The date line is found wherever it stands among the first ``_HEADER_LINES`` lines:
+    the file may lack its title (the date line comes first) or print the site line
+    above the date. Lines above the date line are the title (issue 17).
+    """
+    art = ParsedArticle(title=None, body="")
+    at = next((j for j, ln in enumerate(lines[:_HEADER_LINES]) if _date_value(ln)), None)
+    if at is None:
+        art.title = lines[0] if lines else None
+        i = 1
+    else:
+        art.date_raw = _date_value(lines[at])
+        above = lines[:at]
+        if len(above) == 2 and (m := _site_line(above[1])):
+            art.source_name, art.dateline = m["site"].strip(), m["dateline"].strip()
+            above = above[:1]
+        # Two lines above the date and no site line among them: a headline on two lines.
+        art.title = " ".join(above) or None
+        i = at + 1
+    if art.source_name is None and i < len(lines):
+        if m := _site_line(lines[i]):
+            art.source_name, art.dateline = m["site"].strip(), m["dateline"].strip()
             i += 1
-        elif dated and _BARE_DATELINE.match(lines[i]):
+        elif at is not None and _BARE_DATELINE.match(lines[i]):
             # الرياض alone under the date line: a dateline without the site name
             art.dateline = lines[i]
             i += 1
@@ -173,16 +215,23 @@ def parse_news_txt(text: str) -> list[ParsedArticle]:
     articles = [main]
     if not rest:
         return articles
+    parts: list[list[str]] = []
     current: list[str] = []
+    body_chars = 0  # of the current part, after its title
     for j, line in enumerate(rest):
         nxt = rest[j + 1] if j + 1 < len(rest) else None
-        if current and len(current) > 1 and _is_title_line(line, nxt):
-            articles.append(_related(current))
-            current = []
+        if body_chars >= _RELATED_MIN_BODY and _is_title_line(line, nxt):
+            parts.append(current)
+            current, body_chars = [], 0
+        elif current:
+            body_chars += len(line)
         current.append(line)
     if current:
-        articles.append(_related(current))
-    return articles
+        if parts and body_chars < _RELATED_MIN_BODY:
+            parts[-1] += current  # a photo caption closing the last article, not another
+        else:
+            parts.append(current)
+    return articles + [_related(part) for part in parts]
 
 
 def _related(lines: list[str]) -> ParsedArticle:

@@ -26,7 +26,7 @@ from tasks.config import FetchConfig
 from tasks.errors import Reason
 from tasks.fetch.archives import _archive_kind, _expand_archive
 from tasks.fetch.decoding import _decode_bytes
-from tasks.fetch.formats import _ext_format, _parse, _parse_jsonl, _Rec, sniff_format
+from tasks.fetch.formats import _MAX_MESSAGES, _ext_format, _parse_text, _Rec, sniff_format
 from tasks.fetch.sources import (
     Source,
     _Bad,
@@ -68,7 +68,6 @@ _FILES_FETCH_SCHEMA = pa.schema(
         pa.field("n_rejected", pa.int32()),
     ]
 )
-_MAX_MESSAGES = 3
 
 
 class FetchResult(NamedTuple):
@@ -143,21 +142,7 @@ def _process_unit(
         if not text.strip():
             raise _quarantine(Reason.EMPTY_FILE, f"{name}: only whitespace")
         fmt = sniff_format(path_name, text)
-        try:
-            parsed = _parse(name, fmt, text, config)
-        except _Bad as bad:
-            # JSON Lines whose first line is broken sniff as JSON; give them a second try.
-            if fmt != "json" or bad.reason != Reason.BAD_JSON or "\n{" not in text:
-                raise
-            parsed, fmt = _parse_jsonl(name, text), "jsonl"
-        if not parsed.records:
-            if parsed.rejected:
-                raise _quarantine(
-                    Reason.BAD_RECORD,
-                    f"{name}: all {parsed.total} records rejected; "
-                    + "; ".join(parsed.rejected[:_MAX_MESSAGES]),
-                )
-            raise _quarantine(Reason.NO_ARTICLES, f"{name}: no articles in the {fmt} input")
+        parsed, fmt, note = _parse_text(name, path_name, fmt, text, config)
     except _Bad as bad:
         rows.add_file(
             **base,
@@ -170,13 +155,14 @@ def _process_unit(
         if bad.status == "quarantined":
             quarantined.append((uri, member, data, fid, str(bad.reason), bad.message))
         return
-    message = None
+    notes = [note] if note else []
     if parsed.rejected:
-        message = (
+        notes.append(
             f"{name}: {len(parsed.rejected)} of {parsed.total} records rejected: "
             + "; ".join(parsed.rejected[:_MAX_MESSAGES])
             + (" ..." if len(parsed.rejected) > _MAX_MESSAGES else "")
         )
+    message = "; ".join(notes) or None
     rows.add_file(
         **base,
         format=fmt,

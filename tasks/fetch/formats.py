@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from tasks.config import FetchConfig
 from tasks.errors import Reason
-from tasks.fetch.sources import _quarantine
+from tasks.fetch.sources import _Bad, _quarantine
 
 _EXT_FORMATS = {
     ".txt": "txt",
@@ -49,6 +49,7 @@ _SOURCE_KEYS = ("source", "site", "sitename", "publisher", "source_name")
 _URL_KEYS = ("url", "link", "href")
 _AUTHOR_KEYS = ("author", "authors", "byline", "writer")
 _LIST_KEYS = ("articles", "items", "data", "records", "results", "posts")
+_MAX_MESSAGES = 3  # rejected-record notes quoted in a message
 _ALL_KEYS = frozenset(
     _TITLE_KEYS + _BODY_KEYS + _DATE_KEYS + _REFTIME_KEYS + _SOURCE_KEYS + _URL_KEYS
 )
@@ -327,6 +328,64 @@ def _parse_html(name: str, text: str) -> _Parsed:
         author=meta.get("author") or None,
     )
     return _Parsed([rec], [], 1)
+
+
+def _fallbacks(path_name: str, fmt: str, text: str) -> list[str]:
+    """Formats to try, in order, for a text sniffed as ``fmt``.
+
+    JSON Lines whose first line is broken sniff as JSON, so JSONL is tried next. When
+    sniffing, not the extension, chose ``fmt``, the extension's format comes after it
+    and plain text (the news layout) last: a ``.txt`` headline such as
+    ``{فورمولا 1} تودع بيانكي`` or ``[فيديو] ...`` opens like JSON (issue 17).
+    """
+    ext = _ext_format(path_name)
+    tries = [fmt]
+    if fmt == "json" and "\n{" in text:
+        tries.append("jsonl")
+    if fmt != ext:
+        tries.append(ext or "txt")
+    return list(dict.fromkeys(tries))
+
+
+def _parse_text(
+    name: str, path_name: str, fmt: str, text: str, config: FetchConfig
+) -> tuple[_Parsed, str, str | None]:
+    """Parse decoded text sniffed as ``fmt``, falling back as ``_fallbacks`` orders.
+
+    Returns:
+        ``(parsed, format_used, note)``; ``note`` says why a fallback was read instead
+        of the sniffed format (None when the sniffed format parsed).
+
+    Raises:
+        _Bad: the last format tried fails too (``bad_json``, ``bad_csv``,
+            ``bad_record``, ``no_articles``, ``no_text_extracted``).
+    """
+    first: _Bad | None = None
+    last: _Bad | None = None
+    for used in _fallbacks(path_name, fmt, text):
+        if used == "jsonl" and fmt == "json" and (first is None or first.reason != Reason.BAD_JSON):
+            continue  # valid JSON with unusable records is not JSON Lines either
+        try:
+            parsed = _parse(name, used, text, config)
+            if not parsed.records:
+                raise _no_records(name, used, parsed)
+        except _Bad as bad:
+            first, last = first or bad, bad
+            continue
+        note = None if first is None else f"{first.message}; read as {used}"
+        return parsed, used, note
+    assert last is not None  # every format tried raised
+    raise last
+
+
+def _no_records(name: str, fmt: str, parsed: _Parsed) -> _Bad:
+    if parsed.rejected:
+        return _quarantine(
+            Reason.BAD_RECORD,
+            f"{name}: all {parsed.total} records rejected; "
+            + "; ".join(parsed.rejected[:_MAX_MESSAGES]),
+        )
+    return _quarantine(Reason.NO_ARTICLES, f"{name}: no articles in the {fmt} input")
 
 
 def _parse(name: str, fmt: str, text: str, config: FetchConfig) -> _Parsed:

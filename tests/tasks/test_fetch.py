@@ -285,6 +285,50 @@ def test_format_sniffed_when_extension_lies_or_is_missing(tmp_path):
     assert all(r["status"] == "ok" for r in _rows(res))
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "{فورمولا 1} تودع بيانكي",
+        "[فيديو] لحظة افتتاح الجسر الجديد",
+        '["عاجل"] الحكومة تعلن خطة للطرق',
+        '{"عاجل": 1} سقوط أمطار غزيرة',
+        '"عاجل" الحكومة تعلن خطة للطرق',
+    ],
+)
+def test_txt_headline_opening_like_json_is_read_as_the_layout(tmp_path, title):
+    # Sniffing never overrules .txt: a failed JSON read falls back to the layout (issue 17).
+    p = tmp_path / "headline.txt"
+    text = NEWS_TXT.replace("افتتاح معرض الكتاب في المدينة", title)
+    p.write_text(text, encoding="utf-8")
+    res = _fetch([p])
+    (row,) = _rows(res)
+    assert (row["status"], row["format"], row["reason"]) == ("ok", "txt", None)
+    (rec,) = res.records.to_pylist()
+    assert rec["layout"] == "news_txt" and rec["body"] == text
+
+
+def test_sniffed_format_that_fails_falls_back_and_says_so(tmp_path):
+    # No extension: broken JSON sniffed as JSON is read as text, and the files row says why.
+    (tmp_path / "broken").write_text('[{"title": "خبر"\n' + NEWS_TXT, encoding="utf-8")
+    # .json that looks like HTML but has no text: the extension's parser has the last word.
+    (tmp_path / "page.json").write_text(
+        "<html><body><script>var a = 1;</script></body></html>", encoding="utf-8"
+    )
+    broken, page = _rows(_fetch(sorted(tmp_path.iterdir())))
+    assert (broken["status"], broken["format"]) == ("ok", "txt")
+    assert "invalid JSON" in broken["message"] and "read as txt" in broken["message"]
+    assert (page["status"], page["reason"], page["format"]) == ("quarantined", "bad_json", "html")
+
+
+def test_txt_holding_valid_json_articles_is_still_json(tmp_path):
+    p = tmp_path / "dump.txt"
+    p.write_text(json.dumps(ARTICLES, ensure_ascii=False), encoding="utf-8")
+    res = _fetch([p])
+    (row,) = _rows(res)
+    assert (row["status"], row["format"], row["message"]) == ("ok", "json", None)
+    assert res.records.num_rows == 2
+
+
 def _zip(path, members: dict[str, bytes]):
     import zipfile
 
