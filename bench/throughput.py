@@ -122,13 +122,15 @@ def _child_env(prefect_home: str | None) -> dict[str, str]:
 
 
 def run_pipeline(
-    inputs: list[str], workers: int | None, prefect_home: str | None, dask: str | None = None
+    inputs: list[str], workers: int | None, prefect_home: str | None, dask: str | None = None,
+    ner: str | None = None,
 ) -> dict:
     """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS."""
     out = Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
     cmd = [str(Path(sys.executable).with_name("akhbar")), "run", *inputs, "--out", str(out)]
     cmd += ["--json"] + (["--workers", str(workers)] if workers else [])
     cmd += ["--dask-address", dask] if dask else []
+    cmd += ["--ner", ner] if ner else []
     load = _load()
     t0 = time.perf_counter()
     proc = psutil.Popen(
@@ -437,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "the cluster is started before the clock; its workers' RSS is not in the tree)",
     )
     ap.add_argument("--json", type=Path, help="also write all figures here")
+    ap.add_argument("--ner", help="passed to akhbar run (e.g. rules vs model, issue 12)")
     ap.add_argument("--_direct", help=argparse.SUPPRESS)
     ap.add_argument("--_baseline", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -468,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({**report, "pipeline": runs}, indent=2))
         return 0
-    runs = [run_pipeline(args.inputs, workers, args.prefect_home) for _ in range(args.runs)]
+    runs = [
+        run_pipeline(args.inputs, workers, args.prefect_home, ner=args.ner)
+        for _ in range(args.runs)
+    ]
     report["pipeline"] = runs
     _print_runs("pipeline: akhbar run", runs)
     best = min(runs, key=lambda r: r["wall_s"])

@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ner",
         default="auto",
-        choices=["auto", "rules", "camelbert", "none"],
-        help="named-entity recognizer (default: auto)",
+        help="named-entity recognizer: auto (the shipped learned model, else rules), model, "
+        "rules, camelbert, none, or a model DIR from `akhbar train ner` (default: auto)",
     )
     run.add_argument(
         "--dialect",

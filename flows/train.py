@@ -37,7 +37,43 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     clusters.add_argument(
         "--min-count", type=int, default=5, help="rarest word kept (default: 5 occurrences)"
     )
-
+    ner = tsub.add_parser(
+        "ner",
+        help="the named-entity model, from BIO files (ANERcorp format)",
+        description="Train the CRF named-entity model from files in the ANERcorp format "
+        "(`token TAG` per line, a blank line between sentences), print its scores on a "
+        "seeded held-aside part and write the model and MODEL_CARD.md to --out. Use it "
+        "with `akhbar run --ner DIR`, or ship it in tasks/models/ner.",
+    )
+    ner.add_argument("--data", nargs="+", required=True, metavar="FILE", help="BIO file(s)")
+    ner.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
+    ner.add_argument(
+        "--seed", type=int, default=12, help="seed of the held-aside part (default: 12)"
+    )
+    ner.add_argument(
+        "--holdout",
+        type=float,
+        default=0.1,
+        help="share of sentences held aside, in blocks of 100 consecutive ones (default: 0.1)",
+    )
+    ner.add_argument(
+        "--write-holdout",
+        default=None,
+        metavar="FILE",
+        help="also write the held-aside sentences here, in the input format (to score them "
+        "through `akhbar run`)",
+    )
+    ner.add_argument(
+        "--iterations", type=int, default=150, help="L-BFGS iterations (default: 150)"
+    )
+    ner.add_argument(
+        "--morphology", default="auto", help="morphology whose readings are features"
+    )
+    ner.add_argument(
+        "--rule-features",
+        action="store_true",
+        help="also give the rule NER's spans as features (slower; measured no gain)",
+    )
 
     pos = tsub.add_parser(
         "pos",
@@ -65,6 +101,38 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     pos.add_argument(
         "--no-clusters", action="store_true", help="leave the word clusters out of the features"
     )
+
+
+def _train_ner(args: argparse.Namespace) -> dict:
+    from tasks.entities import model
+
+    sents = [s for path in args.data for s in model.read_bio(path)]
+    train, hold = model.split_holdout(sents, args.holdout, args.seed)
+    if args.write_holdout:
+        model.write_bio(hold, args.write_holdout)
+    print(f"training on {len(train)} sentences, {len(hold)} held aside (seed {args.seed})",
+          file=sys.stderr)
+    anercorp = any("anercorp" in Path(d).name.lower() for d in args.data)
+    report = model.train_model(
+        train,
+        args.out,
+        hold,
+        morphology=args.morphology,
+        use_rules=args.rule_features,
+        params={"max_iterations": args.iterations},
+        card={
+            "command": _command_line(),
+            "seed": args.seed,
+            "data": model.describe_data(args.data),
+            "license": model.ANERCORP_LICENSE if anercorp else "",
+        },
+    )
+    for label, sc in report.scores.items():
+        print(f"{label:>5}: P={sc['p']:.1f} R={sc['r']:.1f} F1={sc['f1']:.1f} (n={sc['n']})",
+              file=sys.stderr)
+    return {"model": str(report.out_dir), "sha256": report.sha256, "train_sentences":
+            report.n_train, "holdout_sentences": report.n_holdout, "scores": report.scores,
+            "seconds": round(report.seconds, 1)}
 
 
 def _train_pos(args: argparse.Namespace) -> dict:
@@ -118,6 +186,7 @@ def _train_clusters(args: argparse.Namespace) -> dict:
 TRAINERS = {
     "clusters": _train_clusters,
     "pos": _train_pos,
+    "ner": _train_ner,
 }
 
 

@@ -149,6 +149,10 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
     method = resolve_ner_method(config.ner)
     docs = tokens.column("article_id").take(pa.array(starts)).to_pylist()
     spans = recognize_entities(sentences, morph, method, documents=docs)
+    if method not in ("rules", "camelbert"):
+        from tasks.entities.model import model_method
+
+        method = model_method(method)  # crf:<sha256 prefix>, as in entities.method
     texts = dict(
         zip(
             articles.column("article_id").to_pylist(),

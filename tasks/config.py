@@ -58,8 +58,10 @@ class AnnotateConfig(_Stage):
         "auto",
         description="auto, bama, calima-msa-r13, none, or a path to a camel-tools .db file",
     )
-    ner: Literal["auto", "rules", "camelbert", "none"] = Field(
-        "auto", description="Named-entity recognizer: auto, rules, camelbert or none"
+    ner: str = Field(
+        "auto",
+        description="Named-entity recognizer: auto (the shipped model when present), model, "
+        "rules, camelbert, none, or a directory holding a model from `akhbar train ner`",
     )
     dialect: Literal["auto", "rules", "camel-did", "none"] = Field(
         "auto", description="Dialect identifier: auto, rules, camel-did or none"
@@ -79,6 +81,27 @@ class AnnotateConfig(_Stage):
             return v
         raise ValueError(
             f"unknown morphology {v!r}: use auto, bama, calima-msa-r13, none or a path to a .db"
+        )
+
+
+    @field_validator("ner")
+    @classmethod
+    def _known_ner(cls, v: str) -> str:
+        if v == "model":
+            from tasks.entities.model import SHIPPED_DIR, check_model_dir
+
+            check_model_dir(SHIPPED_DIR)
+            return v
+        if v in {"auto", "rules", "camelbert", "none"}:
+            return v
+        if os.sep in v or os.path.isdir(v):
+            from tasks.entities.model import check_model_dir
+
+            check_model_dir(v)  # ConfigError (a ValueError) naming the directory
+            return v
+        raise ValueError(
+            f"unknown NER method {v!r}: use auto, model, rules, camelbert, none "
+            "or a trained model directory"
         )
 
 

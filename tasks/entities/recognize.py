@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tasks.entities.camelbert import camelbert_available, recognize_camelbert
 from tasks.entities.rules import recognize_rules
 from tasks.entities.spans import EntitySpan
@@ -20,7 +22,8 @@ def recognize_entities(
         sentences: Token lists (``simple_word_tokenize`` output, clitics attached).
         morph: Optional per-token columns flattened over all sentences in order; uses
             ``pos``, ``is_oov`` and ``gloss`` when present.
-        method: ``rules`` or ``camelbert``.
+        method: ``rules``, ``camelbert``, ``model`` (the shipped learned model) or the
+            directory of a model trained with ``akhbar train ner``.
         documents: Optional document key per sentence (e.g. its article id): names
             recalled from earlier mentions never cross into another document.
 
@@ -29,15 +32,34 @@ def recognize_entities(
     """
     if method == "camelbert":
         return recognize_camelbert(sentences)
+    if method == "model" or "/" in method:
+        from tasks.entities.model import recognize_with_model
+
+        return recognize_with_model(sentences, morph, method, documents)
     if method != "rules":
-        raise ConfigError(f"unknown NER method {method!r}: use rules or camelbert")
+        raise ConfigError(
+            f"unknown NER method {method!r}: use rules, camelbert, model or a model directory"
+        )
     return recognize_rules(sentences, morph, documents)
 
 
 def resolve_ner_method(choice: str) -> str:
-    """Map ``auto`` to ``camelbert`` when its model is installed, else ``rules``."""
+    """Map ``auto`` to the shipped learned model when present (issue 12), else to
+    ``camelbert`` when its model is installed, else ``rules``; a model directory stays."""
     if choice == "auto":
+        from tasks.entities.model import shipped_model_available
+
+        if shipped_model_available():
+            return "model"
         return "camelbert" if camelbert_available() else "rules"
-    if choice not in ("rules", "camelbert", "none"):
-        raise ConfigError(f"unknown NER method {choice!r}: use auto, rules, camelbert or none")
-    return choice
+    if choice in ("rules", "camelbert", "model", "none"):
+        return choice
+    if "/" in choice or Path(choice).expanduser().is_dir():
+        from tasks.entities.model import check_model_dir
+
+        check_model_dir(choice)
+        return choice
+    raise ConfigError(
+        f"unknown NER method {choice!r}: use auto, model, rules, camelbert, none "
+        "or a trained model directory"
+    )
