@@ -217,6 +217,7 @@ class _TypeFeatures:
     own: tuple[str, ...]  # features of the word at position 0
     near: tuple[str, ...]  # its features worth seeing from ±1
     far: tuple[str, ...]  # and from ±2
+    pair: str  # what neighbour conjunctions see: the 256-way cluster, else the shape
 
 
 class FeatureExtractor:
@@ -250,6 +251,8 @@ class FeatureExtractor:
         else:
             cl, stem = _strip_clitics(n)
             own += ["st=" + stem, "cl=" + cl, "len=" + str(min(len(stem), 9))]
+            if len(stem) > 4:
+                own += ["sp4=" + stem[:4], "ss4=" + stem[-4:]]
             for k in (1, 2, 3):
                 if len(n) > k:
                     own += [f"p{k}=" + n[:k], f"s{k}=" + n[-k:]]
@@ -288,6 +291,7 @@ class FeatureExtractor:
             own += fl
             near += fl
             far += [f for f in fl if f != "stop"]
+        pair = "sh=" + _shape(tok)
         if self.clusters is not None:
             ids = self.clusters.lookup(tok)
             if ids:
@@ -295,7 +299,10 @@ class FeatureExtractor:
                 own += cs
                 near += cs
                 far.append(cs[0])
-        return _TypeFeatures(tuple(own), tuple(near), tuple(far))
+                pair = cs[min(2, len(cs) - 1)]
+            else:
+                own.append("c=none")  # rare in the news: names often are
+        return _TypeFeatures(tuple(own), tuple(near), tuple(far), pair)
 
     def contexts(
         self,
@@ -372,12 +379,16 @@ class FeatureExtractor:
                         k.append(("f", toks[j], d))
                         if ctx[j]:
                             k.append(("c1", ctx[j][0], d))
-                # conjunctions of neighbours: the word pair, and the POS trigram
-                w0 = self.type_features(toks[i]).own[0]
+                # conjunctions of neighbours: word pairs, cluster pairs, the POS trigram
+                t0 = self.type_features(toks[i])
                 if i > 0:
-                    k.append(("s", "w-1|w0=" + self.type_features(toks[i - 1]).own[0] + "|" + w0))
+                    tp = self.type_features(toks[i - 1])
+                    k.append(("s", "w-1|w0=" + tp.own[0] + "|" + t0.own[0]))
+                    k.append(("s", "c-1|c0=" + tp.pair + "|" + t0.pair))
                 if i < m - 1:
-                    k.append(("s", "w0|w+1=" + w0 + "|" + self.type_features(toks[i + 1]).own[0]))
+                    tn = self.type_features(toks[i + 1])
+                    k.append(("s", "w0|w+1=" + t0.own[0] + "|" + tn.own[0]))
+                    k.append(("s", "c0|c+1=" + t0.pair + "|" + tn.pair))
                 if ctx[i] and ctx[i][0].startswith("pos="):
                     a = ctx[i - 1][0] if i > 0 and ctx[i - 1] else "BOS"
                     b = ctx[i + 1][0] if i < m - 1 and ctx[i + 1] else "EOS"
@@ -533,15 +544,18 @@ class _Scorer:
         k = 0
         for toks, ctx in zip(sentences, contexts, strict=True):
             m = len(toks)
-            words = [ex.type_features(t).own[0] for t in toks]
+            tfs = [ex.type_features(t) for t in toks]
+            words = [tf.own[0] for tf in tfs]
             for i in range(m):
                 trow.append(type_rows(toks[i]))
                 crow.append(ctx_rows(ctx[i]))
                 feats = []
                 if i > 0:
                     feats.append("w-1|w0=" + words[i - 1] + "|" + words[i])
+                    feats.append("c-1|c0=" + tfs[i - 1].pair + "|" + tfs[i].pair)
                 if i < m - 1:
                     feats.append("w0|w+1=" + words[i] + "|" + words[i + 1])
+                    feats.append("c0|c+1=" + tfs[i].pair + "|" + tfs[i + 1].pair)
                 if ctx[i] and ctx[i][0].startswith("pos="):
                     a = ctx[i - 1][0] if i > 0 and ctx[i - 1] else "BOS"
                     b = ctx[i + 1][0] if i < m - 1 and ctx[i + 1] else "EOS"
