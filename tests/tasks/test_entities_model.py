@@ -166,3 +166,12 @@ def test_fast_decoding_matches_crfsuite(tmp_path, bio_file):
                 for a, b, lab in ner_model.bio_spans(labels)]
         assert [g[:3] for g in got] == [w[:3] for w in want]
         assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-4)
+
+
+def test_currencies_and_formulae_are_not_names():
+    assert ner_model._not_a_name(["دولار"])
+    assert ner_model._not_a_name(["رحمه", "الله"])
+    assert ner_model._not_a_name(["بالدولار"])
+    assert not ner_model._not_a_name(["عبد", "الله"])
+    assert not ner_model._not_a_name(["حزب", "الله"])
+    assert not ner_model._not_a_name(["ولي", "العهد", "محمد"])
