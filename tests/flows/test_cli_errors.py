@@ -42,7 +42,7 @@ CASES = [
     (["--workers", "-1"], ["workers", "-1"]),
     (["--max-file-mb", "0"], ["max_file_bytes", "0"]),
     (["--min-arabic-ratio", "1.5"], ["min_arabic_ratio", "1.5"]),
-    (["--ner", "spacy"], ["--ner", "spacy"]),
+    (["--ner", "spacy"], ["ner", "spacy"]),  # a path is allowed, so pydantic checks it
     (["--dask-address", "localhost:8786"], ["localhost:8786"]),
 ]
 
@@ -116,3 +116,15 @@ def test_train_with_a_missing_corpus_names_it(tmp_path):
     proc = _akhbar("train", "clusters", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "nope" in proc.stderr
+
+
+def test_train_ner_with_missing_data_names_it(tmp_path):
+    proc = _akhbar("train", "ner", "--data", str(tmp_path / "nope.txt"), "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "nope.txt" in proc.stderr
+
+
+def test_run_with_a_bad_ner_model_dir_names_it(tmp_path):
+    proc = _akhbar("run", SAMPLES, "--out", str(tmp_path / "out"), "--ner", str(tmp_path / "m"))
+    assert proc.returncode == 2
+    assert str(tmp_path / "m") in proc.stderr

@@ -175,3 +175,12 @@ def test_currencies_and_formulae_are_not_names():
     assert not ner_model._not_a_name(["عبد", "الله"])
     assert not ner_model._not_a_name(["حزب", "الله"])
     assert not ner_model._not_a_name(["ولي", "العهد", "محمد"])
+
+
+@pytest.mark.shared
+def test_trains_on_a_slice_of_anercorp(shared_dir, tmp_path):
+    sents = ner_model.read_bio(shared_dir / "eval" / "anercorp-camellab-train.txt")
+    report = ner_model.train_model(sents[:400], tmp_path / "m", sents[400:500],
+                                   morphology="none", params={"max_iterations": 40})
+    assert report.n_holdout == 100
+    assert report.scores["LOC"]["f1"] > 50  # places are the easy label even on a slice
