@@ -291,7 +291,7 @@ class FeatureExtractor:
             own += fl
             near += fl
             far += [f for f in fl if f != "stop"]
-        pair = "sh=" + _shape(tok)
+        pair = None
         if self.clusters is not None:
             ids = self.clusters.lookup(tok)
             if ids:
@@ -302,6 +302,8 @@ class FeatureExtractor:
                 pair = cs[min(2, len(cs) - 1)]
             else:
                 own.append("c=none")  # rare in the news: names often are
+        if pair is None:
+            pair = "sh=" + _shape(tok)
         return _TypeFeatures(tuple(own), tuple(near), tuple(far), pair)
 
     def contexts(
@@ -463,6 +465,16 @@ class _Scorer:
             else:
                 self._by_offset[0][attr] = row
         self._pending: list[list[int]] = []
+        # the words on each side of the weighted word pairs (w-1|w0=w=X|w=Y), by direction
+        self._w_left: dict[int, set[str]] = {-1: set(), 1: set()}
+        self._w_right: dict[int, set[str]] = {-1: set(), 1: set()}
+        for attr in attrs:
+            for d, head in ((-1, "w-1|w0="), (1, "w0|w+1=")):
+                if attr.startswith(head):
+                    a, _, b = attr[len(head):].rpartition("|w=")
+                    self._w_left[d].add(a)
+                    self._w_right[d].add("w=" + b)
+        self._pair_rows: dict[tuple, int] = {}
         self._types: dict[str, tuple] = {}
         self._ctxs: dict[tuple, tuple] = {}
         self._groups = np.zeros((1024, n_lab))
@@ -541,6 +553,7 @@ class _Scorer:
         pos: list[int] = []
         length: list[int] = []
         conj: list[int] = []  # token, row pairs of the conjunction features present
+        left, right, pairs = self._w_left, self._w_right, self._pair_rows
         k = 0
         for toks, ctx in zip(sentences, contexts, strict=True):
             m = len(toks)
@@ -550,12 +563,25 @@ class _Scorer:
                 trow.append(type_rows(toks[i]))
                 crow.append(ctx_rows(ctx[i]))
                 feats = []
+                # only words that occur in a weighted pair can make one (most do not)
                 if i > 0:
-                    feats.append("w-1|w0=" + words[i - 1] + "|" + words[i])
-                    feats.append("c-1|c0=" + tfs[i - 1].pair + "|" + tfs[i].pair)
+                    if words[i - 1] in left[-1] and words[i] in right[-1]:
+                        feats.append("w-1|w0=" + words[i - 1] + "|" + words[i])
+                    r = pairs.get((-1, tfs[i - 1].pair, tfs[i].pair))
+                    if r is None:
+                        r = pairs[(-1, tfs[i - 1].pair, tfs[i].pair)] = attrs.get(
+                            "c-1|c0=" + tfs[i - 1].pair + "|" + tfs[i].pair, zero)
+                    if r != zero:
+                        conj += (k + i, r)
                 if i < m - 1:
-                    feats.append("w0|w+1=" + words[i] + "|" + words[i + 1])
-                    feats.append("c0|c+1=" + tfs[i].pair + "|" + tfs[i + 1].pair)
+                    if words[i] in left[1] and words[i + 1] in right[1]:
+                        feats.append("w0|w+1=" + words[i] + "|" + words[i + 1])
+                    r = pairs.get((1, tfs[i].pair, tfs[i + 1].pair))
+                    if r is None:
+                        r = pairs[(1, tfs[i].pair, tfs[i + 1].pair)] = attrs.get(
+                            "c0|c+1=" + tfs[i].pair + "|" + tfs[i + 1].pair, zero)
+                    if r != zero:
+                        conj += (k + i, r)
                 if ctx[i] and ctx[i][0].startswith("pos="):
                     a = ctx[i - 1][0] if i > 0 and ctx[i - 1] else "BOS"
                     b = ctx[i + 1][0] if i < m - 1 and ctx[i + 1] else "EOS"
