@@ -876,7 +876,17 @@ class TrainReport:
 def _prepare(sents: Sequence[Sentence], morphology: Any):
     toks, tags = zip(*(retokenize(s) for s in sents), strict=True) if sents else ((), ())
     toks = [list(t) for t in toks]
-    morph = morphology.analyze_sentences(toks) if morphology is not None else None
+    morph = None
+    if morphology is not None:
+        morph = morphology.analyze_sentences(toks)
+        if morphology.source == "bama":
+            # the same readings the pipeline gives the model (tasks/annotate.py): BAMA's,
+            # re-picked by the learned POS tagger when it ships (issue 13)
+            from tasks.morphology.tagger import load_tagger
+
+            tagger = load_tagger()
+            if tagger is not None:
+                morph = tagger.retag(toks, morphology, morph)
     return toks, list(tags), morph
 
 
