@@ -152,12 +152,18 @@ def build_report(
         )[0][0],
         "rejected_articles": rows("select coalesce(sum(n_rejected), 0) from files_latest")[0][0],
     }
+    from tasks.entities.gazetteers import names_nothing
+
     per_label = {}
+    keep = max(top_n // 2, 5)
     for (label,) in rows("select distinct label from entities order by label"):
-        per_label[label] = rows(
+        # ANERcorp's MISC takes in currencies and the divine name (دولار, الله); the top
+        # lists are about the day's names, so spans that name nothing are left out here.
+        ranked = rows(
             f"select text, count(*) n from entities where label = '{label}' "
-            f"group by text order by n desc, text limit {max(top_n // 2, 5)}"
+            f"group by text order by n desc, text limit {keep * 4}"
         )
+        per_label[label] = [(t, n) for t, n in ranked if not names_nothing(t)][:keep]
     return Report(
         out=str(out),
         generated_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

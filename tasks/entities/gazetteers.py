@@ -194,3 +194,25 @@ def _is_word(token: str) -> bool:
     """True for a token made of Arabic letters (no digits, punctuation or Latin)."""
     return all(("\u0621" <= ch <= "\u064a" and ch != "\u0640") or "\u064b" <= ch <= "\u0670"
                for ch in token)
+
+
+@functools.lru_cache(maxsize=1)
+def _non_names() -> frozenset[str]:
+    """Normalized words that name nothing alone (``gazetteers/non_entities.txt``)."""
+    path = Path(__file__).parents[1] / "resources" / "gazetteers" / "non_entities.txt"
+    words = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            words.add(normalize_name(line))
+    return frozenset(words)
+
+
+def names_nothing(text: str) -> bool:
+    """Every word of an entity's text is a currency, a word of a religious formula or a
+    bare title (دولار, رحمه الله, ولي): ANERcorp tags some of these MISC, but they are
+    not among the names of a day's news."""
+    stop = _non_names()
+    words = text.split()
+    return bool(words) and all(any(form in stop for form, _ in _forms(t)) for t in words)
+

@@ -19,8 +19,8 @@ line between sentences) and uses the rules' resources as *evidence*, not decisio
 Features that depend only on the word are computed once per word type and cached, and at
 inference their weights are summed once per type (``_Scorer``): decoding is numpy
 Viterbi and forward-backward over a batch of sentences, equal to crfsuite's own tagger.
-Spans made only of currencies, religious formulae or bare titles are dropped
-(``resources/gazetteers/non_entities.txt``). Tokens are the pipeline's
+Spans follow ANERcorp's convention (دولار and الله are MISC); the report leaves such
+non-names out of its top lists (``gazetteers.names_nothing``). Tokens are the pipeline's
 (``simple_word_tokenize``): training re-tokenizes the gold whitespace tokens the same
 way, so (د gives ( and د and both keep the gold label.
 """
@@ -720,8 +720,10 @@ class NerModel:
     ) -> list[list[tuple[int, int, str, float]]]:
         """Spans ``(start, end, label, confidence)`` per sentence.
 
-        Spans made only of words in ``gazetteers/non_entities.txt`` are dropped. The
-        confidence is the least marginal probability of the span's token labels.
+        The confidence is the least marginal probability of the span's token labels.
+        Spans follow ANERcorp's convention: a currency (دولار) or the divine name is MISC;
+        ``akhbar report`` leaves such non-names out of its top-entity lists
+        (``gazetteers.names_nothing``).
         """
         ex = self.extractor
         rules = rule_tags(sentences, morph, documents) if self.config.get("rules") else None
@@ -733,9 +735,7 @@ class NerModel:
             em = scorer.emissions(sents, contexts[b:b + 1000])
             decoded = scorer.decode(em, [len(s) for s in sents])
             out.extend(self._spans(decoded))
-        # a span of currencies, formula words or bare titles names nothing (دولار, رحمه الله)
-        return [[sp for sp in spans if not _not_a_name(toks[sp[0]:sp[1]])]
-                for toks, spans in zip(sentences, out, strict=True)]
+        return out
 
     def _spans(self, decoded):
         out = []
@@ -816,25 +816,6 @@ def recognize_with_model(
             skip = _surface_skip(toks[a], _proclitic_skip(toks[a]))
             out.append(EntitySpan(si, a, b, label, round(conf, 4), model.method, skip))
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def _non_entities() -> frozenset[str]:
-    """Normalized words never an entity alone (``gazetteers/non_entities.txt``)."""
-    path = Path(__file__).parents[1] / "resources" / "gazetteers" / "non_entities.txt"
-    words = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            words.add(normalize_name(line))
-    return frozenset(words)
-
-
-def _not_a_name(tokens: Sequence[str]) -> bool:
-    """Every token is a currency, a word of a religious formula or a bare title
-    (دولار, رحمه الله, ولي): the span names nothing."""
-    stop = _non_entities()
-    return all(any(form in stop for form, _ in _forms(t)) for t in tokens)
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -1011,9 +992,9 @@ present) or `--ner {report.out_dir}`; `entities.method` is `crf:{report.sha256[:
 
 crfsuite (L-BFGS) parameters: `{json.dumps(config["crfsuite"])}`.
 
-At inference a span made only of words in `tasks/resources/gazetteers/non_entities.txt`
-(currencies, the divine name and religious formulae, bare titles: دولار, رحمه الله, ولي) is
-dropped, though ANERcorp marks currencies and الله as MISC; the scores below count that.
+Spans follow ANERcorp's convention: currencies (دولار) and the divine name are MISC. The
+entities table keeps them; `akhbar report` leaves spans made only of such non-names
+(`tasks/resources/gazetteers/non_entities.txt`) out of its top-entity lists.
 
 ## Scores on the held-aside part
 {report.n_holdout} sentences held aside (never trained on or tuned on), {report.n_train}

@@ -9,6 +9,7 @@ import pytest
 from tasks.config import AnnotateConfig
 from tasks.entities import model as ner_model
 from tasks.entities import recognize_entities, resolve_ner_method
+from tasks.entities.gazetteers import names_nothing
 from tasks.errors import ConfigError
 
 # Sentences we wrote, in the ANERcorp format (PERS for persons, as the corpus spells it).
@@ -169,12 +170,13 @@ def test_fast_decoding_matches_crfsuite(tmp_path, bio_file):
 
 
 def test_currencies_and_formulae_are_not_names():
-    assert ner_model._not_a_name(["دولار"])
-    assert ner_model._not_a_name(["رحمه", "الله"])
-    assert ner_model._not_a_name(["بالدولار"])
-    assert not ner_model._not_a_name(["عبد", "الله"])
-    assert not ner_model._not_a_name(["حزب", "الله"])
-    assert not ner_model._not_a_name(["ولي", "العهد", "محمد"])
+    assert names_nothing("دولار")
+    assert names_nothing("رحمه الله")
+    assert names_nothing("بالدولار")
+    assert not names_nothing("عبد الله")
+    assert not names_nothing("حزب الله")
+    assert not names_nothing("ولي العهد محمد")
+    assert not names_nothing("")
 
 
 @pytest.mark.shared

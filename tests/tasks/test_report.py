@@ -155,3 +155,28 @@ def test_chart_labels_are_drawn_right_to_left(tiny: Path) -> None:
     assert x["ص"] > x["ت"] > x["ب"]
     # and ص takes its joined (initial) glyph, not the isolated one
     assert dict((ch, g) for ch, _, g in placed)["ص"] != font.get_char_index(ord("ص"))
+
+
+def test_top_entities_leave_out_spans_that_name_nothing(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tasks.config import WriteConfig
+    from tasks.schemas import ENTITIES
+    from tasks.write import write_parquet
+
+    out = write_tiny_dataset(tmp_path / "out")
+    rows = [("دولار", "MISC")] * 3 + [("رحمه الله", "MISC"), ("كأس العالم", "MISC")]
+    extra = pa.Table.from_pylist(
+        [
+            {"article_id": "a1", "sentence_index": 0, "token_start": 0, "token_end": 1,
+             "text": t, "label": lab}
+            for t, lab in rows
+        ],
+        schema=pa.schema([ENTITIES.field(n) for n in
+                          ("article_id", "sentence_index", "token_start", "token_end",
+                           "text", "label")]),
+    )
+    write_parquet(extra, "entities", out / "entities" / "part-test-00001.parquet", WriteConfig())
+    r = build_report(out)
+    assert r.totals["entities"] == 4 + 5  # the table keeps them all
+    assert r.top_entities["MISC"] == [("كأس العالم", 1)]
