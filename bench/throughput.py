@@ -170,10 +170,7 @@ def run_pipeline(
 def _direct_chunk(spec, chunk: int) -> dict:
     from flows import news_pipeline as npm
 
-    prev = npm.clean_stage.fn(spec, chunk)
-    for stage in (npm.segment_stage, npm.annotate_stage, npm.write_stage):
-        prev = stage.fn(prev)
-    return prev
+    return npm.run_chunk(spec, chunk)
 
 
 def _direct_fetch(spec) -> dict:
@@ -207,7 +204,7 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
             initargs=(params.annotate.morphology,),
         ) as pool,
     ):
-        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size)):
+        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size, params.batch_mb)):
             bid = f"{run_id}-{i:05d}"
             spec = npm.BatchSpec(
                 run_id=run_id,

@@ -105,7 +105,7 @@ def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> A
 
         morphology = load_morphology(config.morphology)
         morph_source = morphology.source
-        morph = morphology.analyze_sentences(sentences)
+        morph = morphology.analyze_sentences(sentences, persistent=config.analysis_cache)
         if morphology.source == "bama":
             # The learned tagger (issue 13) picks UPOS and lemma among BAMA's readings; it
             # was trained on BAMA's readings, so calima's MLE choice is left as it is.

@@ -13,10 +13,11 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from tasks.camel_env import camel_data_dir, ensure_camel_data, official_data_available
+from tasks.camel_env import cache_dir, camel_data_dir, ensure_camel_data, official_data_available
 from tasks.errors import EnvironmentError_
 from tasks.morphology.bama import build_bama_db
 from tasks.morphology.ranker import Morphology
+from tasks.morphology.type_cache import TypeCache, cache_key
 
 
 def _official_paths(dataset: str = "calima-msa-r13") -> tuple[Path, Path | None]:
@@ -239,7 +240,10 @@ def load_morphology(choice: str, cache_size: int = 500_000) -> Morphology | None
     # Morphology caches readings per word type, so the Analyzer's own cache (a second copy
     # of every analysis) is only kept for the MLE disambiguator, which re-analyzes words.
     if choice == "bama":
-        return Morphology(_open_analyzer(build_bama_db(), 0), "bama", None, cache_size)
+        db_path = build_bama_db()
+        return Morphology(
+            _open_analyzer(db_path, 0), "bama", None, cache_size, _type_cache(db_path)
+        )
     if choice == "calima-msa-r13":
         if not official_data_available("MorphologyDB", "calima-msa-r13"):
             raise EnvironmentError_(
@@ -254,8 +258,15 @@ def load_morphology(choice: str, cache_size: int = 500_000) -> Morphology | None
             from camel_tools.disambig.mle import MLEDisambiguator
 
             mle = MLEDisambiguator(analyzer, str(mle_path))
-        return Morphology(analyzer, "calima-msa-r13", mle, cache_size)
+        return Morphology(
+            analyzer, "calima-msa-r13", mle, cache_size, _type_cache(db_path, str(mle_path))
+        )
     path = Path(choice).expanduser()
     if not path.is_file():
         raise EnvironmentError_(f"morphology DB file {choice!r} does not exist")
-    return Morphology(_open_analyzer(path, 0), str(path), None, cache_size)
+    return Morphology(_open_analyzer(path, 0), str(path), None, cache_size, _type_cache(path))
+
+
+def _type_cache(db_path: Path, extra: str = "") -> TypeCache:
+    """The persistent word-type analysis cache of ``db_path``, next to the BAMA DB."""
+    return TypeCache(cache_dir(), cache_key(db_path, extra))

@@ -53,6 +53,7 @@ from tasks.morphology.tags import (
     _ar,
     to_upos,
 )
+from tasks.morphology.type_cache import TypeCache
 
 COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
 
@@ -256,8 +257,10 @@ class Morphology:
         source: str,
         disambiguator: Any = None,
         cache_size: int = 500_000,
+        type_cache: TypeCache | None = None,
     ) -> None:
         self.source = source
+        self.type_cache = type_cache
         self._analyzer = analyzer
         self._mle = disambiguator
         self._cache_size = max(cache_size, 1)
@@ -300,7 +303,27 @@ class Morphology:
         self._types[word] = entry
         return entry
 
-    def _rank_batch(self, words: Counter[str]) -> dict[str, list[tuple]]:
+    def _fill_types(self, words: Counter[str], persistent: bool) -> None:
+        """Readings of every word type of the batch: this process's cache, then the
+        persistent one, then analysis (whose results go to the persistent cache)."""
+        cache = self.type_cache if persistent else None
+        if cache is None:
+            return
+        missing = [w for w in words if w not in self._types]
+        if not missing:
+            return
+        if len(self._types) + len(missing) > self._cache_size:
+            self._types.clear()  # bounded: start over rather than track recency per token
+            missing = list(words)
+        found = cache.get_many(missing)
+        self._types.update(found)
+        new = {}
+        for w in missing:
+            if w not in found:
+                new[w] = self._candidates(w)
+        cache.put_many(new)
+
+    def _rank_batch(self, words: Counter[str], persistent: bool = True) -> dict[str, list[tuple]]:
         """Count corpus evidence in this batch, then order each type's readings.
 
         Evidence comes from this batch only, so a chunk's analyses never depend on
@@ -312,6 +335,7 @@ class Morphology:
         self._ranked.clear()
         self._oov_keys.clear()
         self._ev_total = self._ranked_at = 0
+        self._fill_types(words, persistent)
         ev = self._evidence
         seen = self._seen
         cache = self._ranked
@@ -362,8 +386,14 @@ class Morphology:
         hit = self._ranked.get(word)
         return hit if hit is not None else self._candidates(word)[0]
 
-    def analyze_sentences(self, sentences: list[list[str]]) -> dict[str, list]:
+    def analyze_sentences(
+        self, sentences: list[list[str]], persistent: bool = True
+    ) -> dict[str, list]:
         """Analyze tokenized sentences; return one value per token for each column.
+
+        With ``persistent`` (and a ``type_cache``), the readings of word types new to
+        this process are read from and added to the persistent cache; the result is
+        the same either way.
 
         Columns: ``lemma, pos, upos, diac, gloss, bw, d3tok, is_oov, analysis_count``,
         flattened in token order. Non-word tokens get pos punc/digit/foreign with
@@ -372,7 +402,7 @@ class Morphology:
         counts: Counter[str] = Counter()
         for sent in sentences:
             counts.update(sent)
-        ranked = self._rank_batch(counts)
+        ranked = self._rank_batch(counts, persistent)
         types = self._types
         # Per word type: its candidates, the reading when context cannot change it, and
         # the columns that do not depend on the reading (is_oov, analysis_count).
