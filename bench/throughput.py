@@ -71,6 +71,7 @@ class TreeMonitor:
         self.max_procs = 0
         self.first_seen: float | None = None
         self.samples: list[tuple[float, int]] = []
+        self._cpu: dict[int, float] = {}  # pid -> user+system CPU seconds last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -93,6 +94,8 @@ class TreeMonitor:
             for p in procs:
                 try:
                     rss += p.memory_info().rss
+                    cpu = p.cpu_times()
+                    self._cpu[p.pid] = cpu.user + cpu.system
                 except psutil.Error:
                     pass
             now = time.perf_counter()
@@ -102,6 +105,12 @@ class TreeMonitor:
             if self.first_seen is None and self.watch is not None and self._appeared():
                 self.first_seen = now
             self._stop.wait(self.interval)
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of the tree (to the last sample of each process): less sensitive
+        than wall time to other load on a shared machine."""
+        return sum(self._cpu.values())
 
     def _appeared(self) -> bool:
         runs = self.watch / "_runs"
@@ -155,6 +164,7 @@ def run_pipeline(
         "words_per_s_after_startup": round(tokens / (wall - startup)) if startup else None,
         "stage_seconds": log.get("seconds", {}),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "cpu_s": round(mon.cpu_s, 1),
         "max_processes": mon.max_procs,
         "load_before": load,
         "load_after": _load(),
@@ -260,6 +270,7 @@ def _run_monitored(cmd: list[str], what: str) -> tuple[str, dict]:
     return stdout.decode(), {
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "cpu_s": round(mon.cpu_s, 1),
         "load_before": load,
         "load_after": _load(),
     }
@@ -409,6 +420,7 @@ def _print_runs(label: str, runs: list[dict]) -> None:
         "articles_per_s",
         "words_per_s_after_startup",
         "peak_rss_mb",
+        "cpu_s",
     ):
         vals = [r[key] for r in runs if r.get(key) is not None]
         if vals:
@@ -483,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n== direct (same stage code and pool, no Prefect) ==\nwall_s {direct['wall_s']}"
             f"  phases per batch {direct['phases']}"
-            f"  peak_rss_mb {direct['peak_rss_mb']}  load {direct['load_before']}->"
+            f"  peak_rss_mb {direct['peak_rss_mb']}  cpu_s {direct['cpu_s']}"
+            f"  load {direct['load_before']}->"
             f"{direct['load_after']}"
         )
         print(f"Prefect orchestration share 1 - direct/pipeline (fastest run): {share:.1%}")
@@ -496,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n== baseline: plain camel-tools ==\ntokens {base['tokens']:,}  timed_s "
             f"{base['timed_s']}  words/s {base['words_per_s']:,} (after DB load "
             f"{base['words_per_s_after_load']:,})  peak_rss_mb {base['peak_rss_mb']}  "
+            f"cpu_s {base['cpu_s']}  "
             f"load {base['load_before']}->{base['load_after']}"
         )
         print(f"ratio pipeline / baseline words/s (fastest run): {ratio:.2f}x")

@@ -158,7 +158,8 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
 class _WordHasher:
     """Stable 64-bit word hashes, cached per process (vocabularies repeat across batches)."""
 
-    def __init__(self, max_size: int = 2_000_000) -> None:
+    # A few chunks' vocabulary: a bigger cache grows a worker with its input (issue 14).
+    def __init__(self, max_size: int = 200_000) -> None:
         self._cache: dict[str, int] = {}
         self._max_size = max_size
 

@@ -16,7 +16,7 @@ from typing import Any
 from tasks.camel_env import cache_dir, camel_data_dir, ensure_camel_data, official_data_available
 from tasks.errors import EnvironmentError_
 from tasks.morphology.bama import build_bama_db
-from tasks.morphology.ranker import Morphology
+from tasks.morphology.ranker import TYPES_IN_MEMORY, Morphology
 from tasks.morphology.type_cache import TypeCache, cache_key
 
 
@@ -220,7 +220,7 @@ def _open_analyzer(db_path: Path, cache_size: int) -> Any:
 
 
 @functools.lru_cache(maxsize=8)
-def load_morphology(choice: str, cache_size: int = 500_000) -> Morphology | None:
+def load_morphology(choice: str, cache_size: int = TYPES_IN_MEMORY) -> Morphology | None:
     """Build the analyzer for ``choice`` once per process.
 
     Args:

@@ -56,6 +56,10 @@ from tasks.morphology.tags import (
 from tasks.morphology.type_cache import TypeCache
 
 COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
+# Word types whose readings a process keeps in memory: a few chunks' vocabulary (a chunk
+# of 250 articles has ~20k types). At 500k a 13-day run grew each worker to 900 MB; a
+# type evicted costs a read from the persistent cache, not a new analysis (issue 14).
+TYPES_IN_MEMORY = 60_000
 
 
 # Shape priors (added to a score; see the module docstring).
@@ -256,7 +260,7 @@ class Morphology:
         analyzer: Any,
         source: str,
         disambiguator: Any = None,
-        cache_size: int = 500_000,
+        cache_size: int = TYPES_IN_MEMORY,
         type_cache: TypeCache | None = None,
     ) -> None:
         self.source = source
@@ -279,8 +283,6 @@ class Morphology:
             return hit
         from camel_tools.utils.dediac import dediac_ar
 
-        if len(self._types) >= self._cache_size:
-            self._types.clear()  # bounded: start over rather than track recency per token
         analyses = self._analyzer.analyze(word)  # shared lists with caching: never mutate
         wd = dediac_ar(word)
         if self._mle is not None and analyses:
@@ -305,23 +307,22 @@ class Morphology:
 
     def _fill_types(self, words: Counter[str], persistent: bool) -> None:
         """Readings of every word type of the batch: this process's cache, then the
-        persistent one, then analysis (whose results go to the persistent cache)."""
-        cache = self.type_cache if persistent else None
-        if cache is None:
-            return
+        persistent one (with ``persistent``), then analysis (whose results are added to
+        the persistent cache)."""
         missing = [w for w in words if w not in self._types]
         if not missing:
             return
         if len(self._types) + len(missing) > self._cache_size:
-            self._types.clear()  # bounded: start over rather than track recency per token
+            # Bounded: start over rather than track recency per token; the batch's own
+            # types are always all held (a batch bigger than the bound only while it runs).
+            self._types.clear()
             missing = list(words)
-        found = cache.get_many(missing)
+        cache = self.type_cache if persistent else None
+        found = cache.get_many(missing) if cache is not None else {}
         self._types.update(found)
-        new = {}
-        for w in missing:
-            if w not in found:
-                new[w] = self._candidates(w)
-        cache.put_many(new)
+        new = {w: self._candidates(w) for w in missing if w not in found}
+        if cache is not None:
+            cache.put_many(new)
 
     def _rank_batch(self, words: Counter[str], persistent: bool = True) -> dict[str, list[tuple]]:
         """Count corpus evidence in this batch, then order each type's readings.
@@ -351,8 +352,6 @@ class Morphology:
                 self._ev_total += n
             if readings[0][1] not in _NON_WORD_POS:
                 seen.add(w.translate(_NORM_TABLE))
-        if len(seen) > self._cache_size:
-            seen.clear()
         if self._ev_total > 1.2 * self._ranked_at + 1000 or len(cache) > self._cache_size:
             cache.clear()
             self._ranked_at = self._ev_total
