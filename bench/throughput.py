@@ -214,7 +214,7 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
             initargs=(params.annotate.morphology,),
         ) as pool,
     ):
-        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size, params.batch_mb)):
+        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size)):
             bid = f"{run_id}-{i:05d}"
             spec = npm.BatchSpec(
                 run_id=run_id,

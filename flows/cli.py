@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=200, help="input files per batch (default: 200)"
     )
     run.add_argument(
+        "--no-analysis-cache",
+        action="store_true",
+        help="do not read or add to the persistent word-type analysis cache (same output)",
+    )
+    run.add_argument(
         "--workers",
         type=int,
         default=0,
@@ -215,7 +220,12 @@ def _params_from_args(args: argparse.Namespace):
         full_refresh=args.full_refresh,
         fetch={"max_file_bytes": int(args.max_file_mb * 1_000_000)},
         clean={"min_arabic_ratio": args.min_arabic_ratio},
-        annotate={"morphology": args.morphology, "ner": args.ner, "dialect": args.dialect},
+        annotate={
+            "morphology": args.morphology,
+            "ner": args.ner,
+            "dialect": args.dialect,
+            "analysis_cache": not args.no_analysis_cache,
+        },
         dedup={
             "enabled": not args.no_dedup,
             "threshold": args.dedup_threshold,

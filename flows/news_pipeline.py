@@ -1,13 +1,15 @@
 """The Prefect flow: fetch -> clean -> segment -> annotate -> write, per batch of input files.
 
-Each stage is a plain function in ``tasks/``; here each becomes a Prefect task
-that reads and writes the batch's staging directory, so only small specs and
-counts travel between tasks (Prefect hashes task inputs; big frames would not
-do). A batch is a group of input files: fetched together and committed together.
-Its records are split into chunks (a single JSON dump may hold thousands of
-articles) and each chunk runs clean -> segment -> annotate -> write in a worker
-process (``ProcessPoolTaskRunner``) or on a Dask cluster. Commits happen one at
-a time, in batch order, in the flow process, which owns the dataset.
+Each stage is a plain function in ``tasks/``; here fetch, each chunk and commit become
+Prefect tasks that read and write the batch's staging directory, so only small specs
+and counts travel between tasks (Prefect hashes task inputs; big frames would not do).
+A batch is a group of input files: fetched together and committed together. Its records
+are split into chunks (a single JSON dump may hold thousands of articles) as they are
+fetched, and each chunk runs clean -> segment -> annotate -> write as one task run (the
+stages stay separate functions and report their own times) in a worker process
+(``ProcessPoolTaskRunner``) or on a Dask cluster. Commits happen one at a time, in batch
+order, in the flow process, which owns the dataset; it reads a batch's articles one
+chunk at a time, so memory is bounded by chunks, not by the batch (issue 14).
 """
 
 import os
@@ -63,21 +65,29 @@ def fetch_stage(spec: BatchSpec, known: dict[str, str]) -> dict:
         manifest[(uri, member or None)] = sha
     qdir = str(Path(spec.out) / "_quarantine" / spec.run_id)
     sources = [fetch.Source(u) for u in spec.sources]
+    # Records go to disk chunk by chunk while the batch is read (issue 14).
+    chunks = store.RecordChunks(spec)
     try:
-        result = fetch.fetch_batch(sources, spec.params.fetch, known=manifest, quarantine_dir=qdir)
+        result = fetch.fetch_batch(
+            sources,
+            spec.params.fetch,
+            known=manifest,
+            quarantine_dir=qdir,
+            record_sink=chunks.add,
+            sink_rows=spec.params.chunk_size,
+        )
     except (OSError, TimeoutError, ConnectionError, TransientError):
         raise  # transient: Prefect retries the task
     except Exception:  # noqa: BLE001 - one input crashed fetch (a bug): isolate it (issue 5)
         result = fetch.fetch_one_by_one(sources, spec.params.fetch, manifest, qdir)
+        chunks = store.RecordChunks(spec)
+        chunks.add_all(result.records)
     store.save_stage(result.files, spec.path("files"))
-    chunks = store.stage_record_chunks(spec, result.records)
-    n, size = result.records.num_rows, spec.params.chunk_size
     stats = {
         "spec": spec,
-        "records": n,
-        "chunk_files": chunks,
-        # records per chunk, for the CLI's progress (chunks are consecutive slices)
-        "chunk_records": [min(size, n - start) for start in range(0, n, size)],
+        "records": chunks.rows,
+        "chunk_files": chunks.files,
+        "chunk_records": chunks.sizes,  # records per chunk, for the CLI's progress
     }
     return _timed(stats, "fetch", t0)
 
@@ -216,38 +226,10 @@ def _start_workers(runner, params: PipelineParams) -> list:
     return [runner.submit(start_worker, {}) for _ in range(params.workers or _cpu_count())]
 
 
-def plan_batches(
-    sources: list[fetch.Source], batch_size: int, batch_mb: float = float("inf")
-) -> list[list[str]]:
-    """Split sources into batches in discovery order: at most ``batch_size`` inputs each,
-    and a batch closes once its local inputs reach ``batch_mb`` MB on disk.
-
-    A batch is fetched, held and committed as one unit, so its size bounds the memory of
-    the fetch worker and of the commit; counting files alone let 16 big zips share one
-    batch and the run's memory grow with its input (issue 14). A single input larger
-    than the budget still makes one batch. Remote inputs count as empty (their size is
-    only known once fetched).
-    """
-    budget = batch_mb * 2**20
-    batches: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for source in sources:
-        current.append(source.uri)
-        size += _local_size(source.uri)
-        if len(current) >= batch_size or size >= budget:
-            batches.append(current)
-            current, size = [], 0
-    if current:
-        batches.append(current)
-    return batches
-
-
-def _local_size(uri: str) -> int:
-    try:
-        return os.stat(uri).st_size if os.path.isabs(uri) else 0
-    except OSError:
-        return 0  # unreadable: fetch turns it into a failed row
+def plan_batches(sources: list[fetch.Source], batch_size: int) -> list[list[str]]:
+    """Split sources into batches of ``batch_size`` in discovery order."""
+    uris = [s.uri for s in sources]
+    return [uris[i : i + batch_size] for i in range(0, len(uris), batch_size)]
 
 
 def _submit_chunks(runner, fetched: dict) -> list:
@@ -294,7 +276,7 @@ def news_pipeline(params: PipelineParams) -> dict:
             logger.info("dataset versions past the retention window removed: %s", pruned)
         known = {} if params.full_refresh else store.load_manifest(out)
         had_rows = sorted(store.known_file_ids(out))
-        batches = plan_batches(sources, params.batch_size, params.batch_mb)
+        batches = plan_batches(sources, params.batch_size)
         logger.info(
             "run %s: %d inputs in %d batches -> %s", run_id, len(sources), len(batches), out
         )

@@ -62,7 +62,9 @@ def settle_batch(
             rejected.setdefault(fid, Counter()).update(counts)
         for stage, sec in res.get("seconds", {}).items():
             stats["seconds"][stage] = stats["seconds"].get(stage, 0.0) + sec
-    parts = [(res["chunk"], load_stage(spec.path("articles", res["chunk"]))) for res in good]
+    # Only the ids of the batch's articles are held; their text is read back one chunk at a
+    # time to be written, so the commit's memory is bounded by a chunk (issue 14).
+    parts = [(res["chunk"], _article_ids(spec, res["chunk"])) for res in good]
     if broken:  # drop every row of a file that had a chunk crash (no half files)
         parts = [(k, drop_broken_files(spec, k, t, broken)) for k, t in parts]
     kept = Counter(fid for _, t in parts for fid in t.column("file_id").to_pylist())
@@ -71,8 +73,10 @@ def settle_batch(
     processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
     replace = sorted(set(processed) & set(had_rows))
     dup_stats = assign_duplicates(spec, parts, replace) if spec.params.dedup.enabled else {}
-    for k, table in parts:
+    for k, ids in parts:
+        table = _with_columns_of(load_stage(spec.path("articles", k)), ids)
         write_batch({"articles": table}, spec.stage_dir, spec.part(k), spec.params.write)
+        del table
     write_batch({"files": files}, spec.stage_dir, spec.batch_id, spec.params.write)
     stats.update(batch_counts(files, good, parts))
     for row in fetched_files.to_pylist():
@@ -84,6 +88,33 @@ def settle_batch(
     for name in ("morph_source", "ner_method", "dialect_method"):
         stats[name] = next((r[name] for r in good if r.get(name)), None)
     return SettledBatch(replace, stats)
+
+
+# What the commit holds of a batch's articles: ids, and what the stories table needs.
+_HELD_COLUMNS = ("article_id", "file_id", "title", "source_name", "published_date")
+
+
+def _article_ids(spec: BatchSpec, chunk: int) -> pa.Table:
+    """A chunk's staged articles, ids and the few columns the stories table needs.
+
+    The staging file is memory-mapped, so the text column is never read into memory.
+    """
+    return load_stage(spec.path("articles", chunk)).select(list(_HELD_COLUMNS))
+
+
+def _with_columns_of(articles: pa.Table, ids: pa.Table) -> pa.Table:
+    """``articles`` restricted to the rows of ``ids`` (same order), with ``ids``' other columns.
+
+    ``ids`` is what became of the chunk's id table: broken files' rows dropped, and the
+    duplicate columns set by the assignment.
+    """
+    if ids.num_rows != articles.num_rows:
+        keep = pc.is_in(articles.column("article_id"), ids.column("article_id"))
+        articles = articles.filter(keep)
+    for name in ids.column_names:
+        if name not in _HELD_COLUMNS:
+            articles = set_column(articles, name, ids.column(name))
+    return articles
 
 
 def split_chunk_results(

@@ -171,12 +171,6 @@ class PipelineParams(BaseModel):
     )
     out: str = Field("data/out", description="Output dataset directory (local path or fsspec URL)")
     batch_size: int = Field(200, gt=0, description="Input files per batch (one task chain each)")
-    batch_mb: float = Field(
-        8.0,
-        gt=0,
-        description="A batch closes once its local inputs reach this many MB on disk, so "
-        "memory is bounded by a window of batches, not by the number of inputs",
-    )
     chunk_size: int = Field(
         250, gt=0, description="Records per annotation chunk (a big JSON dump is split in chunks)"
     )

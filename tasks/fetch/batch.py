@@ -16,7 +16,7 @@ import json
 import posixpath
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -83,11 +83,35 @@ class FetchResult(NamedTuple):
 
 
 class _Rows:
-    """Column lists for the files and records tables."""
+    """Column lists for the files and records tables.
 
-    def __init__(self) -> None:
+    With a ``sink``, records leave as tables of exactly ``sink_rows`` rows as soon as
+    that many are held (the last one may be shorter): fetch then holds one input's
+    records at a time, not the batch's (issue 14).
+    """
+
+    def __init__(
+        self, sink: Callable[[pa.Table], None] | None = None, sink_rows: int = 0
+    ) -> None:
         self.files: dict[str, list[Any]] = {c: [] for c in FILES_COLUMNS}
         self.records: dict[str, list[Any]] = {f.name: [] for f in RECORDS}
+        self._sink = sink
+        self._sink_rows = max(sink_rows, 1)
+
+    def flush(self, final: bool = False) -> None:
+        """Send every full ``sink_rows`` slice of the records held (and, if ``final``, the rest)."""
+        if self._sink is None:
+            return
+        held = len(self.records["file_id"])
+        start = 0
+        while held - start >= self._sink_rows or (final and held > start):
+            end = min(start + self._sink_rows, held)
+            part = {k: v[start:end] for k, v in self.records.items()}
+            self._sink(pa.Table.from_pydict(part, schema=RECORDS))
+            start = end
+        if start:
+            for values in self.records.values():
+                del values[:start]
 
     def add_file(self, **row: Any) -> None:
         for c in FILES_COLUMNS:
@@ -100,6 +124,7 @@ class _Rows:
             r["record_index"].append(i)
             for k, v in rec._asdict().items():
                 r[k].append(v)
+        self.flush()
 
 
 def _name_of(uri: str, member: str | None) -> str:
@@ -195,6 +220,8 @@ def fetch_batch(
     config: FetchConfig,
     known: Mapping[tuple[str, str | None], str] | None = None,
     quarantine_dir: str | None = None,
+    record_sink: Callable[[pa.Table], None] | None = None,
+    sink_rows: int = 0,
 ) -> FetchResult:
     """Read, expand, decode and parse a batch of sources.
 
@@ -206,12 +233,16 @@ def fetch_batch(
         quarantine_dir: when given, each quarantined original is copied there as
             ``<file_id>__<basename>`` with a ``.json`` sidecar (source_uri, member,
             reason, message, sha256).
+        record_sink: when given, receives the records as consecutive tables of
+            ``sink_rows`` rows while the batch is read (the slices of the records
+            table, in order), and the returned ``records`` is empty.
+        sink_rows: rows per table sent to ``record_sink``.
 
     Returns:
         ``FetchResult(files, records)``: ``files`` has ``FILES_COLUMNS`` (one row per
         input or archive member), ``records`` follows ``RECORDS``.
     """
-    rows = _Rows()
+    rows = _Rows(record_sink, sink_rows)
     quarantined: list[tuple[str, str | None, bytes, str, str, str]] = []
     for src, raw in zip(sources, _read_all(sources, config), strict=True):
         uri = src.uri
@@ -273,6 +304,7 @@ def fetch_batch(
     if quarantine_dir is not None:
         for item in quarantined:
             write_quarantine(quarantine_dir, *item)
+    rows.flush(final=True)
     files = pa.Table.from_pydict(rows.files, schema=_FILES_FETCH_SCHEMA)
     records = pa.Table.from_pydict(rows.records, schema=RECORDS)
     return FetchResult(files, records)

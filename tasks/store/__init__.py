@@ -37,6 +37,7 @@ from tasks.store.recovery import recover
 from tasks.store.runs import read_run_logs, write_run_log
 from tasks.store.staging import (
     BatchSpec,
+    RecordChunks,
     check_output_dir,
     drop_staged_articles,
     load_stage,
@@ -63,6 +64,7 @@ __all__ = [
     "LOCK",
     "VERSIONS",
     "BatchSpec",
+    "RecordChunks",
     "CommitResult",
     "Lock",
     "Snapshot",

@@ -114,16 +114,39 @@ def drop_staged_articles(spec: BatchSpec, chunk: int, article_ids: pa.Array) -> 
             write_parquet(table.filter(keep), name, path, spec.params.write)
 
 
+class RecordChunks:
+    """Saves a batch's records chunk by chunk as they are fetched (``cNNNN-records.arrow``).
+
+    ``add`` is fetch's record sink: each chunk goes to disk as soon as it is full, so the
+    fetch worker never holds the whole batch (issue 14).
+    """
+
+    def __init__(self, spec: BatchSpec) -> None:
+        self.spec = spec
+        self.files: list[list[str]] = []  # sorted file_ids of each chunk
+        self.sizes: list[int] = []  # records in each chunk
+        self.rows = 0
+
+    def add(self, part: pa.Table) -> None:
+        """Save ``part`` as the next chunk."""
+        save_stage(part, self.spec.path("records", len(self.files)))
+        self.files.append(sorted(set(part.column("file_id").to_pylist())))
+        self.sizes.append(part.num_rows)
+        self.rows += part.num_rows
+
+    def add_all(self, records: pa.Table) -> None:
+        """Save ``records`` as chunks of ``chunk_size`` rows."""
+        size = self.spec.params.chunk_size
+        for start in range(0, records.num_rows, size):
+            self.add(records.slice(start, size))
+
+
 def stage_record_chunks(spec: BatchSpec, records: pa.Table) -> list[list[str]]:
     """Save a batch's records as chunks of ``chunk_size`` rows (``cNNNN-records.arrow``).
 
     Returns:
         The sorted file_ids of each chunk, so a crashed chunk can fail exactly its files.
     """
-    size = spec.params.chunk_size
-    chunks = []
-    for k, start in enumerate(range(0, records.num_rows, size)):
-        part = records.slice(start, size)
-        save_stage(part, spec.path("records", k))
-        chunks.append(sorted(set(part.column("file_id").to_pylist())))
-    return chunks
+    chunks = RecordChunks(spec)
+    chunks.add_all(records)
+    return chunks.files

@@ -673,3 +673,22 @@ def test_saudinewsnet_zips_every_article_arrives():
     assert {r["status"] for r in _rows(res)} == {"ok"}
     assert all(r["member"] for r in _rows(res))
     assert res.records.num_rows == expected
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 100])
+def test_record_sink_gets_the_slices_of_the_records_table(tmp_path, size):
+    """Streaming records to a sink (issue 14) gives exactly the slices of the whole table."""
+    (tmp_path / "arr.json").write_text(json.dumps(ARTICLES, ensure_ascii=False))
+    (tmp_path / "b.txt").write_text(NEWS_TXT, encoding="utf-8")
+    (tmp_path / "obj.json").write_text(json.dumps({"articles": ARTICLES}, ensure_ascii=False))
+    paths = sorted(tmp_path.iterdir())
+    whole = _fetch(paths)
+    parts = []
+    streamed = _fetch(paths, record_sink=parts.append, sink_rows=size)
+    assert streamed.records.num_rows == 0
+    assert streamed.files.equals(whole.files)
+    n = whole.records.num_rows
+    assert n == 2 * len(ARTICLES) + 1
+    expected = [whole.records.slice(i, size) for i in range(0, n, size)]
+    assert [p.num_rows for p in parts] == [e.num_rows for e in expected]
+    assert all(p.equals(e) for p, e in zip(parts, expected, strict=True))
