@@ -31,6 +31,10 @@ In one invocation this measures, each in a fresh child process tree:
 zip/json files rewritten with distinct urls and titles, so every article gets a new id)
 and reports the RSS and wall-time ratios of K x over 1 x.
 
+``--warm EARLIER...`` also measures a warm run (a new day into an existing dataset and
+its persistent word-type analysis cache) against a cold one; every other run gets a
+fresh analysis cache (``AKHBAR_CACHE_DIR``), so none profits from an earlier one.
+
 ``--dask N`` instead runs only the pipeline, on a local Dask cluster of N worker processes
 (``--dask-address``), for the scale-out speed-up (N=1 vs N=2).
 
@@ -43,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -72,6 +77,8 @@ class TreeMonitor:
         self.first_seen: float | None = None
         self.samples: list[tuple[float, int]] = []
         self._cpu: dict[int, float] = {}  # pid -> user+system CPU seconds last seen
+        runs = watch / "_runs" if watch is not None else None
+        self._existing = set(runs.glob("*.json")) if runs is not None and runs.is_dir() else set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -114,7 +121,7 @@ class TreeMonitor:
 
     def _appeared(self) -> bool:
         runs = self.watch / "_runs"
-        return runs.is_dir() and any(runs.glob("*.json"))
+        return runs.is_dir() and any(p not in self._existing for p in runs.glob("*.json"))
 
 
 def _load() -> str:
@@ -130,27 +137,49 @@ def _child_env(prefect_home: str | None) -> dict[str, str]:
     return env
 
 
+def fresh_cache() -> str:
+    """A cache directory holding only the BAMA DB: the word-type analysis cache is cold.
+
+    Every measured run gets one unless told otherwise, so a run never profits from the
+    analyses a previous run of the benchmark left in the user cache.
+    """
+    from tasks.morphology import build_bama_db
+
+    db = build_bama_db()
+    cache = Path(tempfile.mkdtemp(prefix="akhbar-bench-cache-"))
+    shutil.copy2(db, cache / db.name)
+    return str(cache)
+
+
 def run_pipeline(
-    inputs: list[str], workers: int | None, prefect_home: str | None, dask: str | None = None,
+    inputs: list[str],
+    workers: int | None,
+    prefect_home: str | None,
+    dask: str | None = None,
     ner: str | None = None,
+    out: Path | None = None,
+    cache: str | None = None,
 ) -> dict:
-    """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS."""
-    out = Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
+    """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS.
+
+    ``out`` is a fresh directory unless given (an existing dataset: a warm run);
+    ``cache`` (``AKHBAR_CACHE_DIR``) a fresh one (cold analysis cache) unless given.
+    """
+    out = out or Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
+    env = {**_child_env(prefect_home), "AKHBAR_CACHE_DIR": cache or fresh_cache()}
     cmd = [str(Path(sys.executable).with_name("akhbar")), "run", *inputs, "--out", str(out)]
     cmd += ["--json"] + (["--workers", str(workers)] if workers else [])
     cmd += ["--dask-address", dask] if dask else []
     cmd += ["--ner", ner] if ner else []
     load = _load()
     t0 = time.perf_counter()
-    proc = psutil.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(prefect_home)
-    )
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     with TreeMonitor(proc, watch=out) as mon:
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"akhbar run failed ({proc.returncode}): {stderr.decode()[-2000:]}")
-    log = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    log = json.loads(max((out / "_runs").glob("*.json")).read_text())  # this run's (newest)
     startup = (mon.first_seen - t0) if mon.first_seen else None
     tokens, articles = log["tokens"], log["articles"]
     return {
@@ -260,8 +289,9 @@ def run_direct(inputs: list[str], workers: int) -> dict:
 def _run_monitored(cmd: list[str], what: str) -> tuple[str, dict]:
     """Run a helper subprocess; its stdout, and wall time, peak tree RSS and load around it."""
     load = _load()
+    env = {**_child_env(None), "AKHBAR_CACHE_DIR": fresh_cache()}
     t0 = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(None))
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     with TreeMonitor(proc) as mon:
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
@@ -447,6 +477,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run the pipeline on a local Dask cluster of N worker processes (1 thread each; "
         "the cluster is started before the clock; its workers' RSS is not in the tree)",
     )
+    ap.add_argument(
+        "--warm",
+        nargs="+",
+        metavar="EARLIER",
+        help="also measure a warm run: INPUT into a dataset (and analysis cache) that already "
+        "holds EARLIER, against INPUT alone with a cold cache",
+    )
     ap.add_argument("--json", type=Path, help="also write all figures here")
     ap.add_argument("--ner", help="passed to akhbar run (e.g. rules vs model, issue 12)")
     ap.add_argument("--_direct", help=argparse.SUPPRESS)
@@ -527,9 +564,33 @@ def main(argv: list[str] | None = None) -> int:
             f"peak RSS {rk['peak_rss_mb'] / r1['peak_rss_mb']:.2f}x, "
             f"tokens {rk['tokens'] / r1['tokens']:.2f}x"
         )
+    if args.warm:
+        report["warm"] = measure_warm(args.inputs, args.warm, workers, args.prefect_home)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
+
+
+def measure_warm(
+    inputs: list[str], earlier: list[str], workers: int | None, prefect_home: str | None
+) -> dict:
+    """A new day into an existing dataset with its analysis cache, against a cold run of it.
+
+    Cold: ``inputs`` into a fresh dataset with a fresh cache. Warm: ``earlier`` into a
+    fresh dataset and cache (not measured), then ``inputs`` into that same dataset. The
+    annotate stage's seconds (summed over chunks) are compared.
+    """
+    cold = run_pipeline(inputs, workers, prefect_home)
+    out = Path(tempfile.mkdtemp(prefix="akhbar-bench-warm-"))
+    cache = fresh_cache()
+    run_pipeline(earlier, workers, prefect_home, out=out, cache=cache)
+    warm = run_pipeline(inputs, workers, prefect_home, out=out, cache=cache)
+    _print_runs("cold: the new input, fresh dataset and analysis cache", [cold])
+    _print_runs("warm: the new input into the dataset and cache of EARLIER", [warm])
+    speedup = cold["stage_seconds"]["annotate"] / warm["stage_seconds"]["annotate"]
+    print(f"\nannotate seconds cold / warm: {speedup:.2f}x; "
+          f"wall cold / warm: {cold['wall_s'] / warm['wall_s']:.2f}x")
+    return {"cold": cold, "warm": warm, "annotate_speedup": round(speedup, 2)}
 
 
 if __name__ == "__main__":
