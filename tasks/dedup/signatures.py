@@ -125,10 +125,15 @@ def normalize_for_dedup(text: str) -> str:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    from datasketch import MinHash  # lazy: ~0.45 s and ~48 MB per process, only when signing
+    """datasketch's affine32 permutations (``MinHash._init_permutations``), from numpy alone.
 
-    a, b = MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    Importing datasketch pulls in scipy: ~80 MB in every worker that signs (issue 14).
+    ``tests/tasks/test_dedup.py`` checks these equal datasketch's own.
+    """
+    gen = np.random.RandomState(MINHASH_SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @lru_cache(maxsize=8)

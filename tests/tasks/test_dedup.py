@@ -299,3 +299,15 @@ def test_summarize_duplicates_counts_and_ranks_stories(tmp_path):
     assert summary.largest == [
         {"story_id": "d", "title": "طريق جازان", "size": 3, "sources": {"site": 2, "spa": 1}}
     ]
+
+
+@pytest.mark.parametrize("num_perm", [16, 128, 256])
+def test_permutations_equal_datasketch_affine32(num_perm: int) -> None:
+    """Workers compute datasketch's permutations without importing it (issue 14)."""
+    from tasks.dedup.signatures import MINHASH_SCHEME, MINHASH_SEED, _permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
+    mine_a, mine_b = _permutations(num_perm)
+    assert mine_a.dtype == mine_b.dtype == np.uint32
+    assert np.array_equal(a.astype(np.uint32), mine_a)
+    assert np.array_equal(b.astype(np.uint32), mine_b)
