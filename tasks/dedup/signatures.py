@@ -340,11 +340,32 @@ def _require(table: pa.Table, columns: Sequence[str], name: str) -> None:
 
 @lru_cache(maxsize=8)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold."""
-    from datasketch import MinHashLSH
+    """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold.
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
-    return lsh.b, lsh.r
+    The (b, r) minimizing ``w_fp * P(false positive) + w_fn * P(false negative)``, the
+    probabilities being integrals over the Jaccard similarity, as in datasketch's
+    ``_optimal_param``. datasketch integrates with scipy, whose import costs the flow
+    process ~80 MB (issue 14); the integrands are polynomials of degree b*r <= num_perm,
+    so Gauss-Legendre quadrature with num_perm // 2 + 1 nodes is exact.
+    ``tests/tasks/test_dedup.py`` checks the result equals datasketch's.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+
+    def integral(lo: float, hi: float, r: int, b: int, collide: bool) -> float:
+        s = (hi - lo) / 2 * nodes + (hi + lo) / 2
+        miss = (1 - s**r) ** b  # no band of r rows agrees
+        return float((hi - lo) / 2 * np.dot(weights, 1 - miss if collide else miss))
+
+    w_fp, w_fn = _LSH_WEIGHTS
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = integral(0.0, threshold, r, b, collide=True)
+            fn = integral(threshold, 1.0, r, b, collide=False)
+            error = fp * w_fp + fn * w_fn
+            if error < best:
+                best, opt = error, (b, r)
+    return opt
 
 
 @lru_cache(maxsize=8)

@@ -311,3 +311,16 @@ def test_permutations_equal_datasketch_affine32(num_perm: int) -> None:
     assert mine_a.dtype == mine_b.dtype == np.uint32
     assert np.array_equal(a.astype(np.uint32), mine_a)
     assert np.array_equal(b.astype(np.uint32), mine_b)
+
+
+@pytest.mark.parametrize("num_perm", [32, 128, 256])
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.8, 0.9])
+def test_lsh_params_equal_datasketch(num_perm: int, threshold: float) -> None:
+    """The flow computes MinHashLSH's (bands, rows) without importing scipy (issue 14)."""
+    from datasketch import MinHashLSH
+
+    from tasks.dedup import lsh_params
+    from tasks.dedup.signatures import _LSH_WEIGHTS
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
+    assert lsh_params(threshold, num_perm) == (lsh.b, lsh.r)
