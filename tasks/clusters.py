@@ -77,7 +77,7 @@ class WordClusters:
         return hash(self.sha256)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=60_000)  # a few chunks' vocabulary; more grows workers (issue 14)
 def _lookup(wc: WordClusters, word: str) -> tuple[str, ...] | None:
     key = cluster_key(word)
     hit = wc.table.get(key)

@@ -164,7 +164,7 @@ class _WordHasher:
     """Stable 64-bit word hashes, cached per process (vocabularies repeat across batches)."""
 
     # A few chunks' vocabulary: a bigger cache grows a worker with its input (issue 14).
-    def __init__(self, max_size: int = 200_000) -> None:
+    def __init__(self, max_size: int = 100_000) -> None:
         self._cache: dict[str, int] = {}
         self._max_size = max_size
 

@@ -126,7 +126,12 @@ def gazetteer_sizes() -> dict[str, int]:
     return sizes
 
 
-@functools.lru_cache(maxsize=200_000)
+# Per-type caches hold a few chunks' vocabulary (~20k types a chunk): at 200k they grew
+# each worker with the input for the first 200k types of a run (issue 14).
+_TYPES_CACHED = 60_000
+
+
+@functools.lru_cache(maxsize=_TYPES_CACHED)
 def _forms(token: str) -> tuple[tuple[str, int], ...]:
     """(normalized form, letters skipped) for the token and its proclitic-stripped readings.
 
@@ -147,7 +152,7 @@ def _forms(token: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=_TYPES_CACHED)
 def _flags(token: str) -> int:
     """Bit set of what the token is, cached per surface form (the rules ask many times)."""
     g = load_gazetteers()
