@@ -352,7 +352,8 @@ def _reading_key(readings: Sequence[tuple]) -> tuple:
     return (top[:_SCORE], top[_SCORE + 1 :], readings[1][_UPOS] if len(readings) > 1 else None)
 
 
-_CACHE_LIMIT = 200_000
+# A few chunks' vocabulary (~20k types a chunk); more grows workers with the input (issue 14).
+_CACHE_LIMIT = 60_000
 
 
 def _batch_features(
