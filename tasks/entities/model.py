@@ -224,7 +224,7 @@ class _TypeFeatures:
 class FeatureExtractor:
     """Turns pipeline sentences into crfsuite feature lists, caching per word type."""
 
-    def __init__(self, use_clusters: bool = True, cache_limit: int = 200_000) -> None:
+    def __init__(self, use_clusters: bool = True, cache_limit: int = 40_000) -> None:
         self.g = load_gazetteers()
         self.clusters = _clusters() if use_clusters else None
         self._cache: dict[str, _TypeFeatures] = {}
@@ -542,7 +542,8 @@ class _Scorer:
         """Per-token label scores of all sentences, flattened; exactly crfsuite's sums."""
         import numpy as np
 
-        if self._n_groups > 400_000 or len(self._types) > 200_000:  # bounded on long runs
+        # about two chunks' vocabulary: larger caches grew each worker by hundreds of MB
+        if self._n_groups > 120_000 or len(self._types) > 40_000:  # (issue 14)
             self._types.clear()
             self._ctxs.clear()
             self._n_groups = 0

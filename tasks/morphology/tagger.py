@@ -353,7 +353,7 @@ def _reading_key(readings: Sequence[tuple]) -> tuple:
 
 
 # A few chunks' vocabulary (~20k types a chunk); more grows workers with the input (issue 14).
-_CACHE_LIMIT = 60_000
+_CACHE_LIMIT = 25_000
 
 
 def _batch_features(
