@@ -169,9 +169,6 @@ def _pct(x: float | None) -> float | None:
 def _train_clusters(args: argparse.Namespace) -> dict:
     from tasks.clusters import train_clusters
 
-    for c in args.corpus:
-        if not Path(c).exists():
-            raise FileNotFoundError(f"corpus path {c!r} does not exist")
     return train_clusters(
         args.corpus,
         args.out,

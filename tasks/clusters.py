@@ -222,6 +222,9 @@ def train_clusters(
     except ImportError as e:  # training-only dependency
         raise ConfigError("training clusters needs gensim: pip install -e '.[train]'") from e
 
+    for c in corpus:  # like the NER and POS trainers, name a missing input before any work
+        if not Path(c).exists():
+            raise ConfigError(f"corpus path {c!r} does not exist")
     t0 = time.perf_counter()
     sentences = list(corpus_sentences(corpus))
     if not sentences:

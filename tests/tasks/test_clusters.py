@@ -96,3 +96,8 @@ def test_hierarchy_levels_nest():
     assert len(set(fine)) == 3
     for f in set(fine):
         assert len(set(coarse[fine == f])) == 1
+
+
+def test_a_missing_corpus_path_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope"):
+        train_clusters([str(tmp_path / "nope")], tmp_path / "out")
