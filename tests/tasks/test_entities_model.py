@@ -160,7 +160,7 @@ def test_fast_decoding_matches_crfsuite(tmp_path, bio_file):
     tagger.open(str(out / "ner.crfsuite"))
     toks = [["قال", "سمير", "ناصر", "إن", "شركة", "نورا", "في", "وهران", "."],
             ["مهرجان", "الربيع"], ["طنجة"]]
-    feats = model.extractor.sentences(toks, None, None)
+    feats = ner_model.training_items(model.features, toks, None, None)
     for got, x in zip(model.tag(toks), feats, strict=True):
         labels = tagger.tag(x)
         want = [(a, b, lab, min(tagger.marginal(labels[k], k) for k in range(a, b)))
