@@ -29,9 +29,7 @@ from tasks.entities.ner_features import (
 from tasks.entities.ner_files import CONFIG_FILE, MODEL_FILE, SHIPPED_DIR, check_model_dir
 from tasks.entities.spans import EntitySpan
 from tasks.errors import EnvironmentError_
-from tasks.sequence import SequenceModel, encode, load_weights
-
-_SENTENCES_PER_CALL = 2000  # bounds the emission arrays' memory
+from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
 
 @dataclass
@@ -54,6 +52,22 @@ class NerModel:
         rules = rule_tags(sentences, morph, documents) if self.config.get("rules") else None
         return token_keys(sentences, morph, rules)
 
+    def decode(
+        self,
+        sentences: Sequence[Sequence[str]],
+        morph: dict[str, list] | None = None,
+        documents: list | None = None,
+        persistent: bool = False,
+    ) -> Decoded:
+        """Label indices (``self.sequence.labels``) and marginals of every token.
+
+        With ``persistent``, word-type rows are read from and added to the persistent
+        cache (the result is the same).
+        """
+        keys = {name: encode(k) for name, k in self.keys(sentences, morph, documents).items()}
+        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        return self.sequence.tag(lengths, keys, None, persistent)
+
     def tag(
         self,
         sentences: Sequence[Sequence[str]],
@@ -66,32 +80,22 @@ class NerModel:
         The confidence is the least marginal probability of the span's token labels.
         Spans follow ANERcorp's convention: a currency (دولار) or the divine name is MISC;
         ``akhbar report`` leaves such non-names out of its top-entity lists
-        (``gazetteers.names_nothing``). With ``persistent``, word-type rows are read
-        from and added to the persistent cache (the result is the same).
+        (``gazetteers.names_nothing``).
         """
-        keys = self.keys(sentences, morph, documents)
-        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        decoded = self.decode(sentences, morph, documents, persistent)
         labels = self.sequence.labels
         outside = labels.index("O") if "O" in labels else -1
-        out: list[list[tuple[int, int, str, float]]] = []
-        tok = 0
-        for b in range(0, len(sentences), _SENTENCES_PER_CALL):
-            lens = lengths[b : b + _SENTENCES_PER_CALL]
-            n = int(lens.sum())
-            part = {name: encode(k[tok : tok + n]) for name, k in keys.items()}
-            decoded = self.sequence.tag(lens, part, None, persistent)
-            tok += n
-            best = decoded.best_marginals()
-            ends = np.cumsum(lens)
-            # only sentences with a label other than O have spans (most have none)
-            named = np.concatenate([[0], np.cumsum(decoded.labels != outside)])
-            spans: list[list] = [[] for _ in range(len(lens))]
-            for s in np.flatnonzero(named[ends] > named[ends - lens]).tolist():
-                a0, a1 = int(ends[s] - lens[s]), int(ends[s])
-                tags = [labels[k] for k in decoded.labels[a0:a1].tolist()]
-                marg = best[a0:a1].tolist()
-                spans[s] = [(a, z, lab, min(marg[a:z])) for a, z, lab in bio_spans(tags)]
-            out.extend(spans)
+        lens = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        ends = np.cumsum(lens)
+        best = decoded.best_marginals()
+        # only sentences with a label other than O have spans (most have none)
+        named = np.concatenate([[0], np.cumsum(decoded.labels != outside)])
+        out: list[list[tuple[int, int, str, float]]] = [[] for _ in sentences]
+        for s in np.flatnonzero(named[ends] > named[ends - lens]).tolist():
+            a0, a1 = int(ends[s] - lens[s]), int(ends[s])
+            tags = [labels[k] for k in decoded.labels[a0:a1].tolist()]
+            marg = best[a0:a1].tolist()
+            out[s] = [(a, z, lab, min(marg[a:z])) for a, z, lab in bio_spans(tags)]
         return out
 
 

@@ -31,7 +31,7 @@ from tasks.morphology.pos_features import (
     _reading_key,
 )
 from tasks.morphology.pos_lemma import choose_reading
-from tasks.sequence import SequenceModel, encode, load_weights
+from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "pos"
 MODEL_FILE = "crf.model"
@@ -62,11 +62,11 @@ class PosTagger:
         # so a hit is exactly what recomputing would give.
         self._choice_cache: dict[tuple, tuple] = {}
 
-    def predict(
+    def decode(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
         persistent: bool = False,
-    ) -> list[str]:
-        """UPOS of each token, flattened in token order.
+    ) -> Decoded:
+        """Label indices (``self.sequence.labels``) and marginals of every token.
 
         With ``persistent``, word-type rows are read from and added to the persistent
         cache beside the analyses (the result is the same).
@@ -74,16 +74,23 @@ class PosTagger:
         codes, words = encode(w for s in sentences for w in s)
         # the ranker re-ranks each batch: a type's key is its word and its best reading
         types = [(w, _reading_key(morphology.readings(w))) for w in words]
-        ranked = encode(morph["upos"])
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64,
                               count=len(sentences))
         scope = None
         if persistent:
+            # the rows are built from the readings: the analysis cache's key scopes them
             cache = getattr(morphology, "type_cache", None)
             scope = cache.path.stem if cache is not None else str(morphology.source)
-        decoded = self.sequence.tag(lengths, {"word": (codes, types), "ctx": ranked},
-                                    morphology, scope)
+        keys = {"word": (codes, types), "ctx": encode(morph["upos"])}
+        return self.sequence.tag(lengths, keys, morphology, scope)
+
+    def predict(
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        persistent: bool = False,
+    ) -> list[str]:
+        """UPOS of each token, flattened in token order."""
         labels = self.sequence.labels
+        decoded = self.decode(sentences, morphology, morph, persistent)
         return [labels[k] for k in decoded.labels.tolist()]
 
     def retag(
