@@ -61,6 +61,7 @@ class PosTagger:
         # Across batches (bounded): lemma choices keyed by everything they depend on,
         # so a hit is exactly what recomputing would give.
         self._choice_cache: dict[tuple, tuple] = {}
+        self._order_ids: dict[tuple, int] = {}
 
     def decode(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
@@ -107,42 +108,38 @@ class PosTagger:
         lemma_col, pos_col, upos_col = out["lemma"], out["pos"], out["upos"]
         diac_col, gloss_col, bw_col, d3_col = out["diac"], out["gloss"], out["bw"], out["d3tok"]
         memory = self._lemmas
-        k = 0
-        cache = self._choice_cache
+        cache, order_ids = self._choice_cache, self._order_ids
         if len(cache) > TYPES_IN_MEMORY:
             cache.clear()
+            order_ids.clear()
         # The lemma choice depends on the order of the word's readings, which the ranker
-        # may change from batch to batch: it is part of the key.
-        orders: dict[str, tuple] = {}
-        for sent in sentences:
-            n = len(sent)
-            for i, word in enumerate(sent):
-                row = k + i
-                ranked_pos = pos_col[row]
-                tag = tags[row]
-                if ranked_pos is None or ranked_pos in _NON_WORD_POS:
-                    # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word
-                    # gets the tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
-                    if ranked_pos in {"digit", "latin", "foreign"} and tag != "PUNCT":
-                        upos_col[row] = tag
-                        lemma_col[row] = _NON_WORD_TRIM_RE.sub("", word) or word
-                    continue
-                order = orders.get(word)
-                if order is None:
-                    order = orders[word] = tuple(
-                        (r[_LEX], r[_POS]) for r in morphology.readings(word)
-                    )
-                key = (word, tag, lemma_col[row], ranked_pos, order)
-                hit = cache.get(key)
-                if hit is None:
-                    hit = cache[key] = choose_reading(
-                        word, tag, morphology.readings(word), lemma_col[row], ranked_pos,
-                        memory, self._weights,
-                    )
-                lemma_col[row], pos_col[row], diac_col[row], gloss_col[row] = hit[:4]
-                bw_col[row], d3_col[row] = hit[4:6]
-                upos_col[row] = tag
-            k += n
+        # may change from batch to batch: it is part of the key (as an interned id, so
+        # a key hashes as fast as its strings).
+        orders: dict[str, int] = {}
+        words = (w for sent in sentences for w in sent)
+        for row, (word, tag, ranked_pos) in enumerate(zip(words, tags, morph["pos"],
+                                                          strict=True)):
+            if ranked_pos is None or ranked_pos in _NON_WORD_POS:
+                # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word
+                # gets the tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
+                if ranked_pos in {"digit", "latin", "foreign"} and tag != "PUNCT":
+                    upos_col[row] = tag
+                    lemma_col[row] = _NON_WORD_TRIM_RE.sub("", word) or word
+                continue
+            order = orders.get(word)
+            if order is None:
+                seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
+                order = orders[word] = order_ids.setdefault(seq, len(order_ids))
+            key = (word, tag, lemma_col[row], ranked_pos, order)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = choose_reading(
+                    word, tag, morphology.readings(word), lemma_col[row], ranked_pos,
+                    memory, self._weights,
+                )
+            lemma_col[row], pos_col[row], diac_col[row], gloss_col[row] = hit[:4]
+            bw_col[row], d3_col[row] = hit[4:6]
+            upos_col[row] = tag
         return out
 
 
