@@ -94,14 +94,14 @@ class AnnotateConfig(_Stage):
     @classmethod
     def _known_ner(cls, v: str) -> str:
         if v == "model":
-            from tasks.entities.ner_files import SHIPPED_DIR, check_model_dir
+            from tasks.model_dirs import SHIPPED_DIR, check_model_dir
 
             check_model_dir(SHIPPED_DIR)
             return v
         if v in {"auto", "rules", "camelbert", "none"}:
             return v
         if os.sep in v or os.path.isdir(v):
-            from tasks.entities.ner_files import check_model_dir
+            from tasks.model_dirs import check_model_dir
 
             check_model_dir(v)  # ConfigError (a ValueError) naming the directory
             return v

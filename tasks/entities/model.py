@@ -7,7 +7,7 @@ Issue 12; on the shared sequence runtime since issue 21. The model is split by c
   conjunctions) declared for ``tasks.sequence``;
 - :mod:`tasks.entities.ner_infer`: :func:`load_model` and the spans of a chunk;
 - :mod:`tasks.entities.ner_train`: :func:`train_model` and the model card;
-- :mod:`tasks.entities.ner_files`: where a model lives (light: ``tasks.config`` uses it).
+- :mod:`tasks.model_dirs`: where a model lives (light: ``tasks.config`` uses it).
 
 This module gathers their public names. Spans follow ANERcorp's convention (دولار and
 الله are MISC); the report leaves such non-names out of its top lists
@@ -34,7 +34,9 @@ from tasks.entities.ner_features import (
     token_keys,
     training_items,
 )
-from tasks.entities.ner_files import (
+from tasks.entities.ner_infer import NerModel, load_model, model_method, recognize_with_model
+from tasks.entities.ner_train import TrainReport, train_model, write_card
+from tasks.model_dirs import (
     CARD_FILE,
     CONFIG_FILE,
     MODEL_FILE,
@@ -42,8 +44,6 @@ from tasks.entities.ner_files import (
     check_model_dir,
     shipped_model_available,
 )
-from tasks.entities.ner_infer import NerModel, load_model, model_method, recognize_with_model
-from tasks.entities.ner_train import TrainReport, train_model, write_card
 from tasks.sequence import file_sha256
 
 __all__ = [

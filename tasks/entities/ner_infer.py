@@ -26,9 +26,9 @@ from tasks.entities.ner_features import (
     rule_tags,
     token_keys,
 )
-from tasks.entities.ner_files import CONFIG_FILE, MODEL_FILE, SHIPPED_DIR, check_model_dir
 from tasks.entities.spans import EntitySpan
 from tasks.errors import EnvironmentError_
+from tasks.model_dirs import CONFIG_FILE, MODEL_FILE, SHIPPED_DIR, check_model_dir
 from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
 

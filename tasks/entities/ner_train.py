@@ -18,8 +18,8 @@ from typing import Any
 
 from tasks.entities.ner_data import Sentence, retokenize, score_spans
 from tasks.entities.ner_features import FEATURES_VERSION, NerFeatures, rule_tags, training_items
-from tasks.entities.ner_files import CARD_FILE, CONFIG_FILE, MODEL_FILE
 from tasks.entities.ner_infer import load_model
+from tasks.model_dirs import CARD_FILE, CONFIG_FILE, MODEL_FILE
 
 _TRAIN_PARAMS = {"c1": 0.1, "c2": 0.01, "max_iterations": 150,
                  "feature.possible_transitions": True}

@@ -50,7 +50,7 @@ def resolve_ner_method(choice: str) -> str:
     """Map ``auto`` to the shipped learned model when present (issue 12), else to
     ``camelbert`` when its model is installed, else ``rules``; a model directory stays."""
     if choice == "auto":
-        from tasks.entities.ner_files import shipped_model_available
+        from tasks.model_dirs import shipped_model_available
 
         if shipped_model_available():
             return "model"
@@ -58,7 +58,7 @@ def resolve_ner_method(choice: str) -> str:
     if choice in ("rules", "camelbert", "model", "none"):
         return choice
     if "/" in choice or Path(choice).expanduser().is_dir():
-        from tasks.entities.ner_files import check_model_dir
+        from tasks.model_dirs import check_model_dir
 
         check_model_dir(choice)
         return choice

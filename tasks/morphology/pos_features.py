@@ -17,7 +17,6 @@ conjunction, in :data:`CONJUNCTIONS`. Then retrain (``akhbar train pos``).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -177,8 +176,8 @@ _BOUNDARY = {off: (f"{off}BOUND",) for off in _NEIGHBOUR_OFFSETS}
 
 
 def _store_key(key: Hashable) -> str:
-    word, reading = key
-    return word + "\t" + json.dumps(reading, ensure_ascii=False, separators=(",", ":"))
+    word, reading = key  # repr of str/bool/int/None tuples: exact and stable across runs
+    return word + "\t" + repr(reading)
 
 
 def _context_row(ranked_upos: str | None, aux: Any = None) -> Row:

@@ -80,7 +80,8 @@ class KeyTable:
     def _add(self, key: Hashable, parts: Mapping[str, str | None]) -> int:
         b = self.n
         self.n += 1
-        self._grow(self.n)
+        if self.n > len(self.blocks):
+            self._grow(self.n)
         self.index[key] = b
         for p in self.part_names:
             v = parts.get(p)
@@ -90,37 +91,38 @@ class KeyTable:
 
     def _sum_rows(self, rows: list[tuple[int, Row]]) -> None:
         """Fill the blocks of ``rows`` (block, row): value-weighted sums of weight rows."""
-        attrs = self.weights.attrs
+        get = self.weights.attrs.get
         offsets = self.layer.offsets
         n_off = len(offsets)
-        hit: list[int] = []
-        val: list[float] = []
+        hit: list[int] = []  # weight rows of the named features, grouped by block slot
         grp: list[int] = []
-        valued = False
+        valued: list[tuple[int, int, float]] = []  # (slot, weight row, value)
         for b, row in rows:
             feats = row.features
             for j, d in enumerate(offsets):
-                for f in feats.get(d, ()):
-                    if isinstance(f, str):
-                        a = attrs.get(f)
-                        v = 1.0
+                fs = feats.get(d)
+                if not fs:
+                    continue
+                g = b * n_off + j
+                for f in fs:
+                    if f.__class__ is str:
+                        a = get(f)
+                        if a is not None:
+                            hit.append(a)
+                            grp.append(g)
                     else:
-                        a = attrs.get(f[0])
-                        v = float(f[1])
-                        valued = True
-                    if a is not None:
-                        hit.append(a)
-                        val.append(v)
-                        grp.append(b * n_off + j)
-        if not hit:
-            return
-        contrib = self.weights.weights[hit]
-        if valued:
-            contrib = contrib * np.asarray(val)[:, None]
-        g = np.asarray(grp)
-        starts = np.flatnonzero(np.diff(g, prepend=-1))
+                        a = get(f[0])
+                        if a is not None:
+                            valued.append((g, a, float(f[1])))
         flat = self.blocks.reshape(-1, self.blocks.shape[2])
-        flat[g[starts]] = np.add.reduceat(contrib, starts, axis=0)
+        w = self.weights.weights
+        if hit:
+            g = np.asarray(grp)
+            starts = np.flatnonzero(np.diff(g, prepend=-1))
+            flat[g[starts]] = np.add.reduceat(w[hit], starts, axis=0)
+        if valued:
+            slot, a, v = (np.asarray(x) for x in zip(*valued, strict=True))
+            np.add.at(flat, slot, w[a] * v[:, None])
 
     def ensure(self, keys: Sequence[Hashable], aux: Any = None, store: Any = None) -> np.ndarray:
         """Block ids of ``keys``: held ones, then stored ones (``store``), then computed

@@ -1,5 +1,9 @@
-"""Where a trained NER model lives and whether a directory holds one (no heavy imports:
-``tasks.config`` validates ``--ner`` with these)."""
+"""Where the learned NER model lives and whether a directory holds one.
+
+A leaf module (it imports only ``tasks.errors``): ``tasks.config`` validates ``--ner``
+with it without importing the entities package, whose model imports the clusters,
+which import ``tasks.clean``, which imports ``tasks.config`` (issue 21).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from tasks.errors import ConfigError
 MODEL_FILE = "ner.crfsuite"
 CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
-SHIPPED_DIR = Path(__file__).parents[1] / "models" / "ner"
+SHIPPED_DIR = Path(__file__).parent / "models" / "ner"
 
 
 def shipped_model_available() -> bool:
