@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=0,
-        help="worker processes; 0 = one per core (default), 1 = in-process",
+        help="worker processes; 0 = one per core, fewer for a small input (default), "
+        "1 = in-process",
     )
     run.add_argument(
         "--dask-address", default=None, help="run batches on this Dask scheduler (tcp://host:8786)"
