@@ -160,7 +160,7 @@ def load_annotators(config: AnnotateConfig) -> None:
 
         morphology = load_morphology(config.morphology)
         if morphology is not None and morphology.source == "bama":
-            from tasks.morphology.tagger import load_tagger
+            from tasks.morphology.pos_infer import load_tagger
 
             load_tagger()
     if config.ner != "none":
@@ -171,6 +171,6 @@ def load_annotators(config: AnnotateConfig) -> None:
 
         method = resolve_ner_method(config.ner)
         if method not in ("rules", "camelbert"):
-            from tasks.entities.model import load_model
+            from tasks.entities.ner_infer import load_model
 
             load_model(None if method == "model" else method)
