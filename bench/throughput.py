@@ -11,14 +11,17 @@ In one invocation this measures, each in a fresh child process tree:
    CLI started cold). Reported: wall time; start-up (CLI start until the flow writes its
    run log, i.e. imports + local Prefect server + flow run creation + discovery);
    words/s (tokens) and articles/s over the whole wall time; seconds per stage summed
-   over chunks (from ``OUT/_runs/<run_id>.json``); peak RSS of the whole process tree
-   (psutil, every 50 ms, RSS summed over the CLI, its Prefect server and the workers).
-2. **direct**: the same stage code (the flow's task bodies, ``task.fn``), the same
-   chunking and the same spawned process pool with the same initializer, called with no
-   Prefect server, flow run or task runs. The *Prefect orchestration share* is
-   ``1 - wall(direct) / wall(pipeline)``: everything Prefect adds around identical work
-   (server start and stop, flow/task run creation and state tracking, result and log
-   traffic, the task runner's scheduling).
+   over chunks (from ``OUT/_runs/<run_id>.json``); peak PSS of the whole process tree
+   (``/proc/<pid>/smaps_rollup`` every 0.25 s, PSS summed over the CLI, its Prefect
+   server, the fork server and the workers, so pages they share count once), with each
+   process's PSS at that peak, and peak summed RSS beside it.
+2. **direct**: the same stage code (``flows/stages.py``, the flow's task bodies), the
+   same chunking, the same worker count and the same worker pool (``flows.pool``,
+   forked after the annotators are loaded), called with no Prefect server, flow run or
+   task runs: fetch in the main process, chunks in the pool, commit in the main process.
+   The *Prefect orchestration share* is ``1 - wall(direct) / wall(pipeline)``: everything
+   Prefect adds around identical work (server start and stop, flow/task run creation
+   and state tracking, result and log traffic, the task runner's scheduling).
 3. **baseline**: plain camel-tools as its README shows it, on the pipeline's own output
    sentences (so the very same articles and tokens): ``simple_word_tokenize`` per
    sentence, ``MorphologyDB(build_bama_db(), 'a')`` + ``Analyzer(db)`` at its defaults,
@@ -29,7 +32,7 @@ In one invocation this measures, each in a fresh child process tree:
 
 ``--repeat K`` (K > 1) also runs the pipeline on K copies of the inputs (JSON arrays in
 zip/json files rewritten with distinct urls and titles, so every article gets a new id)
-and reports the RSS and wall-time ratios of K x over 1 x.
+and reports the peak PSS and wall-time ratios of K x over 1 x.
 
 ``--warm EARLIER...`` also measures a warm run (a new day into an existing dataset and
 its persistent word-type analysis cache) against a cold one; every other run gets a
@@ -65,18 +68,56 @@ sys.path.insert(0, str(ROOT))
 _ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
-class TreeMonitor:
-    """Poll a process tree every ``interval`` s: peak summed RSS and when files appear."""
+def _rollup(pid: int) -> tuple[int, int]:
+    """(Pss, Rss) of one process in bytes, from ``/proc/<pid>/smaps_rollup``."""
+    pss = rss = 0
+    with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+        for line in f:
+            if line.startswith(b"Pss:"):
+                pss = int(line.split()[1]) * 1024
+            elif line.startswith(b"Rss:"):
+                rss = int(line.split()[1]) * 1024
+    return pss, rss
 
-    def __init__(self, proc: psutil.Popen, interval: float = 0.05, watch: Path | None = None):
+
+def _role(p: psutil.Process) -> str:
+    """A short name for a process of the tree (for the per-process memory figures)."""
+    try:
+        cmd = " ".join(p.cmdline())
+    except psutil.Error:
+        return "?"
+    if "uvicorn" in cmd:
+        return "prefect-server"
+    if "forkserver" in cmd:
+        return "forkserver"
+    if "resource_tracker" in cmd:
+        return "resource-tracker"
+    if "--_direct" in cmd or "--_baseline" in cmd or " run " in f" {cmd} ":
+        return "main"
+    return "worker"
+
+
+class TreeMonitor:
+    """Poll a process tree every ``interval`` s: peak summed PSS (and RSS), files appearing.
+
+    Memory is PSS from ``/proc/<pid>/smaps_rollup``: a page shared by several processes
+    of the tree (a forked worker's copy-on-write pages, shared libraries) is split among
+    them, so the sum counts it once; RSS counts it in every process (issue 21). At the
+    sample with the highest summed PSS, each process's PSS is kept (``peak_by_process``).
+    """
+
+    def __init__(self, proc: psutil.Popen, interval: float = 0.25, watch: Path | None = None):
         self.proc = proc
         self.interval = interval
         self.watch = watch
+        self.peak_pss = 0
         self.peak_rss = 0
+        self.peak_by_process: list[tuple[str, int, int]] = []  # (role, pid, PSS bytes)
         self.max_procs = 0
         self.first_seen: float | None = None
         self.samples: list[tuple[float, int]] = []
         self._cpu: dict[int, float] = {}  # pid -> user+system CPU seconds last seen
+        self._roles: dict[int, str] = {}
         runs = watch / "_runs" if watch is not None else None
         self._existing = set(runs.glob("*.json")) if runs is not None and runs.is_dir() else set()
         self._stop = threading.Event()
@@ -97,16 +138,24 @@ class TreeMonitor:
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 break
-            rss = 0
+            pss = rss = 0
+            each = []
             for p in procs:
                 try:
-                    rss += p.memory_info().rss
+                    p_pss, p_rss = _rollup(p.pid)
                     cpu = p.cpu_times()
                     self._cpu[p.pid] = cpu.user + cpu.system
-                except psutil.Error:
-                    pass
+                except (OSError, psutil.Error):
+                    continue
+                if p.pid not in self._roles:
+                    self._roles[p.pid] = _role(p)
+                pss += p_pss
+                rss += p_rss
+                each.append((self._roles[p.pid], p.pid, p_pss))
             now = time.perf_counter()
-            self.samples.append((now, rss))
+            self.samples.append((now, pss))
+            if pss > self.peak_pss:
+                self.peak_pss, self.peak_by_process = pss, each
             self.peak_rss = max(self.peak_rss, rss)
             self.max_procs = max(self.max_procs, len(procs))
             if self.first_seen is None and self.watch is not None and self._appeared():
@@ -118,6 +167,11 @@ class TreeMonitor:
         """CPU seconds of the tree (to the last sample of each process): less sensitive
         than wall time to other load on a shared machine."""
         return sum(self._cpu.values())
+
+    def peak_processes(self) -> list[str]:
+        """Each process's PSS at the tree's peak, largest first, e.g. ``worker 412``."""
+        rows = sorted(self.peak_by_process, key=lambda r: -r[2])
+        return [f"{role} {pss / 2**20:.0f}" for role, _, pss in rows if pss >= 2**20]
 
     def _appeared(self) -> bool:
         runs = self.watch / "_runs"
@@ -160,7 +214,7 @@ def run_pipeline(
     out: Path | None = None,
     cache: str | None = None,
 ) -> dict:
-    """``akhbar run`` in a child process tree; wall, start-up, stages, peak RSS.
+    """``akhbar run`` in a child process tree; wall, start-up, stages, peak PSS.
 
     ``out`` is a fresh directory unless given (an existing dataset: a warm run);
     ``cache`` (``AKHBAR_CACHE_DIR``) a fresh one (cold analysis cache) unless given.
@@ -192,9 +246,12 @@ def run_pipeline(
         "articles_per_s": round(articles / wall, 1),
         "words_per_s_after_startup": round(tokens / (wall - startup)) if startup else None,
         "stage_seconds": log.get("seconds", {}),
+        "peak_pss_mb": round(mon.peak_pss / 2**20),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "pss_at_peak_mb": mon.peak_processes(),
         "cpu_s": round(mon.cpu_s, 1),
         "max_processes": mon.max_procs,
+        "workers": log.get("workers"),
         "load_before": load,
         "load_after": _load(),
         "out": str(out),
@@ -206,24 +263,15 @@ def run_pipeline(
 # ---------------------------------------------------------------------------
 
 
-def _direct_chunk(spec, chunk: int) -> dict:
-    from flows import news_pipeline as npm
-
-    return npm.run_chunk(spec, chunk)
-
-
-def _direct_fetch(spec) -> dict:
-    from flows import news_pipeline as npm
-
-    return npm.fetch_stage.fn(spec, {})
-
-
 def direct_main(inputs: list[str], out: str, workers: int) -> None:
-    """Run fetch -> chunks on a spawned pool -> commit like the flow, minus Prefect."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Run fetch -> chunks on the run's pool -> commit like the flow, minus Prefect.
 
-    from flows import news_pipeline as npm
+    ``workers`` as ``akhbar run --workers`` (0: chosen from the input's size, as the
+    flow chooses); the same pool class and stage functions as the flow.
+    """
+    from flows import pool as pools
+    from flows import stages
+    from flows.run import plan_batches
     from flows.runtime import prepare_environment
     from tasks import fetch, store
     from tasks.config import PipelineParams
@@ -233,45 +281,44 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
     out = str(store.check_output_dir(out))
     run_id = store.new_run_id()
     sources = fetch.discover_sources(params.inputs, params.fetch)
-    ctx = mp.get_context("spawn")  # as Prefect's ProcessPoolTaskRunner
-    with (
-        store.acquire_lock(out, run_id),
-        ProcessPoolExecutor(
-            workers,
-            mp_context=ctx,
-            initializer=npm._warm_worker,
-            initargs=(params.annotate.morphology,),
-        ) as pool,
-    ):
-        for i, batch in enumerate(npm.plan_batches(sources, params.batch_size)):
-            bid = f"{run_id}-{i:05d}"
-            spec = npm.BatchSpec(
-                run_id=run_id,
-                batch_id=bid,
-                seq=i,
-                out=out,
-                stage_dir=str(store.staging_dir(out, run_id, bid)),
-                sources=batch,
-                params=params,
-            )
-            t0 = time.perf_counter()
-            fetched = pool.submit(_direct_fetch, spec).result()
-            t1 = time.perf_counter()
-            futures = [
-                pool.submit(_direct_chunk, spec, k) for k in range(len(fetched["chunk_files"]))
-            ]
-            results = [f.result() for f in futures]
-            t2 = time.perf_counter()
-            stats = npm.commit_stage.fn(fetched, results, [])
-            phases = {
-                "fetch_incl_pool_start": t1 - t0,
-                "chunks": t2 - t1,
-                "commit": time.perf_counter() - t2,
-            }
-            counts = {"tokens": stats["tokens"], "articles": stats["articles"]}
-            counts["phases"] = {k: round(v, 2) for k, v in phases.items()}
-            print(json.dumps(counts))
-        store.remove_run_staging(out, run_id)
+    size = pools.local_bytes([s.uri for s in sources])
+    n = pools.choose_workers(workers, pools.cpu_count(), size)
+    pool = pools.ChunkPool(n, params.annotate) if n > 1 else None
+    try:
+        with store.acquire_lock(out, run_id):
+            batches = plan_batches(sources, params.batch_size)
+            for i, batch in enumerate(batches):
+                bid = f"{run_id}-{i:05d}"
+                spec = store.BatchSpec(
+                    run_id=run_id,
+                    batch_id=bid,
+                    seq=i,
+                    out=out,
+                    stage_dir=str(store.staging_dir(out, run_id, bid)),
+                    sources=batch,
+                    params=params,
+                )
+                t0 = time.perf_counter()
+                fetched = stages.fetch_stage(spec, {})
+                t1 = time.perf_counter()
+                ks = range(len(fetched["chunk_files"]))
+                if pool is None:
+                    results = [stages.run_chunk(spec, k) for k in ks]
+                else:
+                    futures = [pool.submit(stages.run_chunk, spec, k) for k in ks]
+                    results = [f.result() for f in futures]
+                t2 = time.perf_counter()
+                if pool is not None and i == len(batches) - 1:
+                    pool.close()  # as the flow: the last commit runs without the workers
+                stats = stages.commit_stage(fetched, results, [])
+                phases = {"fetch": t1 - t0, "chunks": t2 - t1, "commit": time.perf_counter() - t2}
+                counts = {"tokens": stats["tokens"], "articles": stats["articles"], "workers": n}
+                counts["phases"] = {k: round(v, 2) for k, v in phases.items()}
+                print(json.dumps(counts))
+            store.remove_run_staging(out, run_id)
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def run_direct(inputs: list[str], workers: int) -> dict:
@@ -287,7 +334,7 @@ def run_direct(inputs: list[str], workers: int) -> dict:
 
 
 def _run_monitored(cmd: list[str], what: str) -> tuple[str, dict]:
-    """Run a helper subprocess; its stdout, and wall time, peak tree RSS and load around it."""
+    """Run a helper subprocess; its stdout, and wall time, peak tree PSS and load around it."""
     load = _load()
     env = {**_child_env(None), "AKHBAR_CACHE_DIR": fresh_cache()}
     t0 = time.perf_counter()
@@ -299,7 +346,9 @@ def _run_monitored(cmd: list[str], what: str) -> tuple[str, dict]:
         raise RuntimeError(f"{what} failed: {stderr.decode()[-2000:]}")
     return stdout.decode(), {
         "wall_s": round(wall, 2),
+        "peak_pss_mb": round(mon.peak_pss / 2**20),
         "peak_rss_mb": round(mon.peak_rss / 2**20),
+        "pss_at_peak_mb": mon.peak_processes(),
         "cpu_s": round(mon.cpu_s, 1),
         "load_before": load,
         "load_after": _load(),
@@ -449,12 +498,15 @@ def _print_runs(label: str, runs: list[dict]) -> None:
         "words_per_s",
         "articles_per_s",
         "words_per_s_after_startup",
+        "peak_pss_mb",
         "peak_rss_mb",
         "cpu_s",
     ):
         vals = [r[key] for r in runs if r.get(key) is not None]
         if vals:
             print(f"{key:<27} {_spread(vals)}")
+    for r in runs:
+        print(f"PSS MB per process at the peak: {', '.join(r['pss_at_peak_mb'])}")
     stages = sorted({s for r in runs for s in r["stage_seconds"]})
     for s in stages:
         print(f"  stage {s:<19} {_spread([r['stage_seconds'].get(s, 0.0) for r in runs])}")
@@ -475,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="run the pipeline on a local Dask cluster of N worker processes (1 thread each; "
-        "the cluster is started before the clock; its workers' RSS is not in the tree)",
+        "the cluster is started before the clock; its workers' memory is not in the tree)",
     )
     ap.add_argument(
         "--warm",
@@ -490,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--_baseline", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._direct:
-        direct_main(args.inputs, args._direct, args.workers or os.cpu_count() or 1)
+        direct_main(args.inputs, args._direct, args.workers)
         return 0
     if args._baseline:
         baseline_main(args._baseline, args.inputs[0])
@@ -525,14 +577,15 @@ def main(argv: list[str] | None = None) -> int:
     _print_runs("pipeline: akhbar run", runs)
     best = min(runs, key=lambda r: r["wall_s"])
     if not args.no_direct:
-        direct = run_direct(args.inputs, args.workers or os.cpu_count() or 1)
+        direct = run_direct(args.inputs, args.workers)
         report["direct"] = direct
         share = 1 - direct["wall_s"] / best["wall_s"]
         report["orchestration_share"] = round(share, 3)
         print(
             f"\n== direct (same stage code and pool, no Prefect) ==\nwall_s {direct['wall_s']}"
             f"  phases per batch {direct['phases']}"
-            f"  peak_rss_mb {direct['peak_rss_mb']}  cpu_s {direct['cpu_s']}"
+            f"  peak_pss_mb {direct['peak_pss_mb']} ({', '.join(direct['pss_at_peak_mb'])})"
+            f"  cpu_s {direct['cpu_s']}"
             f"  load {direct['load_before']}->"
             f"{direct['load_after']}"
         )
@@ -545,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n== baseline: plain camel-tools ==\ntokens {base['tokens']:,}  timed_s "
             f"{base['timed_s']}  words/s {base['words_per_s']:,} (after DB load "
-            f"{base['words_per_s_after_load']:,})  peak_rss_mb {base['peak_rss_mb']}  "
+            f"{base['words_per_s_after_load']:,})  peak_pss_mb {base['peak_pss_mb']}  "
             f"cpu_s {base['cpu_s']}  "
             f"load {base['load_before']}->{base['load_after']}"
         )
@@ -561,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_runs(f"scaling {args.repeat}x", [rk])
         print(
             f"\n{args.repeat}x / 1x: wall {rk['wall_s'] / r1['wall_s']:.2f}x, "
-            f"peak RSS {rk['peak_rss_mb'] / r1['peak_rss_mb']:.2f}x, "
+            f"peak PSS {rk['peak_pss_mb'] / r1['peak_pss_mb']:.2f}x, "
             f"tokens {rk['tokens'] / r1['tokens']:.2f}x"
         )
     if args.warm:

@@ -50,6 +50,10 @@ class RunSummary:
     duration_s: float = 0.0
     outcome: str = "running"
     report_path: str | None = None
+    # How the run was carried out: by a Prefect flow run, or (every input unchanged) by
+    # neither Prefect nor a worker; and the worker processes it started (issue 21).
+    orchestration: str = "prefect"
+    workers: int = 0
 
     def add_batch(self, stats: dict[str, Any]) -> None:
         """Fold one committed batch's stats in."""
@@ -126,6 +130,8 @@ class RunSummary:
             "morph_source": self.morph_source,
             "ner_method": self.ner_method,
             "dialect_method": self.dialect_method,
+            "orchestration": self.orchestration,
+            "workers": self.workers,
         }
 
     def log_record(self, status: str, params: Any) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=0,
-        help="worker processes; 0 = one per core (default), 1 = in-process",
+        help="worker processes; 0 = one per core, fewer for a small input (default), "
+        "1 = in-process",
     )
     run.add_argument(
         "--dask-address", default=None, help="run batches on this Dask scheduler (tcp://host:8786)"
@@ -270,6 +271,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _usage_error(str(exc))
 
     from flows.console import Console
+
+    try:
+        # Every input unchanged: record the run without Prefect, workers or models (issue 21).
+        from flows.run import run_if_unchanged
+
+        unchanged = run_if_unchanged(params)
+    except AkhbarError as exc:
+        print(f"akhbar: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.__class__.__name__ == "LockError" else EXIT_FAILED
+    if unchanged is not None:
+        Console(json_mode=args.json).print_summary(unchanged)
+        return EXIT_OK
     from flows.runtime import prefect_api, run_link, set_console_log_level
 
     console = Console(json_mode=args.json)

@@ -126,6 +126,9 @@ class Console:
             f"near {result.get('near_duplicates', 0)}; "
             f"morphology {result.get('morph_source')}, NER {result.get('ner_method')}"
         )
+        if result.get("orchestration", "prefect") != "prefect":
+            # issue 21: a run with nothing to do starts neither Prefect nor a worker
+            out.print(f"orchestration: {result['orchestration']} (no Prefect flow run)")
 
 
 def print_status(out: str) -> None:

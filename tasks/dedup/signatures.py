@@ -22,7 +22,6 @@ from itertools import chain
 
 import numpy as np
 import pyarrow as pa
-from camel_tools.utils.dediac import dediac_ar
 
 from tasks.config import DedupConfig
 from tasks.errors import ConfigError, SchemaError
@@ -78,12 +77,21 @@ _ORDINALS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def _dediac():
+    # camel_tools.utils.charsets builds its Unicode tables when imported (about 1 s): a
+    # process that only commits (a run where nothing changed) never pays it (issue 21).
+    from camel_tools.utils.dediac import dediac_ar
+
+    return dediac_ar
+
+
 def dedup_words(text: str) -> list[str]:
     """Words of ``text`` after dediac, letter normalization, digit and case folding.
 
     A trailing related-articles list (from an "اقرأ أيضاً" marker on) is left out.
     """
-    text = dediac_ar(text)
+    text = _dediac()(text)
     for old, new in _REPLACEMENTS:
         if old in text:
             text = text.replace(old, new)

@@ -7,7 +7,15 @@
 - ``batch``: ``fetch_batch``, one ``files`` row per input plus the ``records`` table.
 """
 
-from tasks.fetch.batch import FILES_COLUMNS, FetchResult, fetch_batch, read_input, write_quarantine
+from tasks.fetch.batch import (
+    FILES_COLUMNS,
+    FetchResult,
+    fetch_batch,
+    fetch_one_by_one,
+    is_unchanged,
+    read_input,
+    write_quarantine,
+)
 from tasks.fetch.formats import sniff_format
 from tasks.fetch.sources import Source, discover_sources, file_id_for, is_transient
 
@@ -20,6 +28,7 @@ __all__ = [
     "fetch_one_by_one",
     "file_id_for",
     "is_transient",
+    "is_unchanged",
     "read_input",
     "sniff_format",
     "write_quarantine",

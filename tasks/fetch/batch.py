@@ -345,6 +345,35 @@ def write_quarantine(
         json.dump(sidecar, f, ensure_ascii=False, indent=1)
 
 
+def is_unchanged(
+    uri: str, config: FetchConfig, known: Mapping[tuple[str, str | None], str]
+) -> bool:
+    """Whether ``fetch_batch`` would give every file of local input ``uri`` the status
+    ``skipped_unchanged``: each one (each archive member) has the sha256 ``known`` holds.
+
+    A URL is never called unchanged (it is read once, by fetch); nor is an input that
+    cannot be read or holds a bad member (fetch records those again). Lets a run where
+    nothing changed skip the work a change needs (issue 21).
+    """
+    if _is_url(uri):
+        return False
+    try:
+        raw = _read_source(uri, config)
+    except _Bad:
+        return False
+    kind = _archive_kind(uri, raw) if _looks_archive(uri, raw[:600]) else None
+    if kind is None:
+        return known.get((uri, None)) == hashlib.sha256(raw).hexdigest()
+    n_members = 0
+    for unit in _expand_archive(uri, kind, raw, config):
+        n_members += 1
+        if unit.bad is not None or unit.data is None:
+            return False
+        if known.get((uri, unit.member)) != hashlib.sha256(unit.data).hexdigest():
+            return False
+    return n_members > 0
+
+
 def read_input(source_uri: str, member: str | None, config: FetchConfig) -> bytes:
     """Re-read one input's raw bytes (an archive member when ``member`` is set).
 

@@ -1,9 +1,10 @@
 """The throughput optimisations of issue 14 leave the published tables unchanged.
 
-Three ``akhbar run data/samples`` into fresh datasets, sharing one private cache
+Four ``akhbar run data/samples`` into fresh datasets, sharing one private cache
 directory: the reference without the persistent analysis cache, then a cold and a warm
-cache. Records are streamed to chunks by fetch and the commit reads articles chunk by
-chunk in all three. Every table must be the same apart from the run's own ids and clock.
+cache, and one whose chunks run in the worker pool (issue 21). Records are streamed to
+chunks by fetch and the commit reads articles chunk by chunk in all of them. Every table
+must be the same apart from the run's own ids and clock.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ AKHBAR = Path(sys.executable).parent / "akhbar"
 VOLATILE = {"run_id", "batch_id", "processed_at"}
 
 
-def _run(out: Path, cache: Path, server: PrefectServer, *extra: str) -> dict:
+def _run(out: Path, cache: Path, server: PrefectServer, *extra: str, workers: str = "1") -> dict:
     proc = subprocess.run(
-        [str(AKHBAR), "run", str(SAMPLES), "--out", str(out), "--workers", "1", "--json", *extra],
+        [str(AKHBAR), "run", str(SAMPLES), "--out", str(out), "--workers", workers, "--json"]
+        + list(extra),
         capture_output=True,
         text=True,
         env={**server.env, "AKHBAR_CACHE_DIR": str(cache)},
@@ -58,6 +60,8 @@ def three_runs(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathF
     runs["cold"] = _run(root / "cold", cache, prefect_server)
     cached = list(cache.glob("analyses-*.sqlite"))
     runs["warm"] = _run(root / "warm", cache, prefect_server)
+    # The chunks in a worker of the pool forked from the fork server (issue 21).
+    runs["pool"] = _run(root / "pool", cache, prefect_server, workers="2")
     return root, runs, cached
 
 
@@ -66,7 +70,12 @@ def test_cold_run_fills_the_persistent_cache(three_runs) -> None:
     assert len(cached) == 1 and cached[0].stat().st_size > 0
 
 
-@pytest.mark.parametrize("variant", ["cold", "warm"])
+def test_the_pool_run_used_worker_processes(three_runs) -> None:
+    _, runs, _ = three_runs
+    assert runs["pool"]["workers"] == 2 and runs["warm"]["workers"] == 0
+
+
+@pytest.mark.parametrize("variant", ["cold", "warm", "pool"])
 def test_tables_are_identical_to_the_reference(three_runs, variant: str) -> None:
     root, runs, _ = three_runs
     assert runs[variant]["tokens"] == runs["reference"]["tokens"] > 0
