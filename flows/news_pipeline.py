@@ -141,6 +141,8 @@ def write_stage(prev: dict) -> dict:
     t0 = time.perf_counter()
     spec, chunk = prev["spec"], prev["chunk"]
     tables = {name: store.load_stage(spec.path(name, chunk)) for name in CONTENT}
+    articles = store.load_stage(spec.path("articles", chunk))
+    tables = {name: write.with_article_columns(t, articles) for name, t in tables.items()}
     write.write_batch(tables, spec.stage_dir, spec.part(chunk), spec.params.write)
     prev.update(accounting.content_counts(tables))
     return _timed(prev, "write", t0)
@@ -272,6 +274,7 @@ def news_pipeline(params: PipelineParams) -> dict:
         if any(recovered.values()):
             logger.info("recovered staging of an earlier run: %s", recovered)
         pruned = store.prune_versions(out, params.write.keep_runs, params.write.keep_days)
+        pruned["reports"] = store.prune_reports(out, params.write.keep_runs, params.write.keep_days)
         if any(pruned.values()):
             logger.info("dataset versions past the retention window removed: %s", pruned)
         known = {} if params.full_refresh else store.load_manifest(out)
