@@ -8,7 +8,8 @@ Dataset layout under ``OUT``::
     _runs/<run_id>.json                              run log (params, counts, status)
     _reports/<run_id>.html                           run reports (pruned like versions)
     _versions/<NNNNNNNN>.json                        dataset versions: the parts of every table
-    _history/<table>/                                links to the parts of every kept version
+    _history/<table>/                                every part of every kept version (the
+                                                     table dirs hard-link the current ones)
     _index/                                          persistent indexes (dedup)
     _lock                                            the writer's lock (pid, host, start time)
 
