@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from flows.dataset_cli import add_dataset_parsers, cmd_compact, cmd_paths
 from flows.train import add_train_parser, cmd_train
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -206,6 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     add_train_parser(sub)
+    add_dataset_parsers(sub)
     return p
 
 
@@ -483,6 +485,8 @@ COMMANDS = {
     "report": cmd_report,
     "serve": cmd_serve,
     "train": cmd_train,
+    "compact": cmd_compact,
+    "paths": cmd_paths,
 }
 
 

@@ -88,6 +88,7 @@ def open_run(
         if any(recovered.values()):
             logger.info("recovered staging of an earlier run: %s", recovered)
         pruned = store.prune_versions(out, params.write.keep_runs, params.write.keep_days)
+        pruned["reports"] = store.prune_reports(out, params.write.keep_runs, params.write.keep_days)
         if any(pruned.values()):
             logger.info("dataset versions past the retention window removed: %s", pruned)
         known = {} if params.full_refresh else store.load_manifest(out)

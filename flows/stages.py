@@ -119,6 +119,8 @@ def write_stage(prev: dict) -> dict:
     t0 = time.perf_counter()
     spec, chunk = prev["spec"], prev["chunk"]
     tables = {name: store.load_stage(spec.path(name, chunk)) for name in CONTENT}
+    articles = store.load_stage(spec.path("articles", chunk))
+    tables = {name: write.with_article_columns(t, articles) for name, t in tables.items()}
     write.write_batch(tables, spec.stage_dir, spec.part(chunk), spec.params.write)
     prev.update(accounting.content_counts(tables))
     return timed(prev, "write", t0)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from tasks.clean import normalize_ar
 from tasks.config import AnnotateConfig
 from tasks.errors import SchemaError
-from tasks.schemas import ENTITIES, TOKENS
+from tasks.schemas import ARTICLE_COLUMNS, ENTITIES, TOKENS, conform
 
 _ARABIC = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
 MORPH_COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "analysis_count")
@@ -168,7 +168,8 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
     index = pa.array(firsts, pa.int64())
     aids = tokens.column("article_id").take(index).to_pylist()
     sidxs = tokens.column("sentence_index").take(index).to_pylist()
-    rows: dict[str, list] = {n: [] for n in ENTITIES.names}
+    # The article's date and source are added when the chunk is written (tasks.write).
+    rows: dict[str, list] = {n: [] for n in ENTITIES.names if n not in ARTICLE_COLUMNS}
     for sp, first, article, sentence_index in zip(spans, firsts, aids, sidxs, strict=True):
         last = int(starts[sp.sentence]) + sp.token_end - 1
         start = int(cs[first]) + sp.skip_chars
@@ -184,9 +185,7 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
         rows["method"].append(sp.method)
         rows["score"].append(sp.score)
     table = pa.table({n: pa.array(v, type=_plain(ENTITIES.field(n).type)) for n, v in rows.items()})
-    return pa.Table.from_arrays(
-        [table.column(f.name).cast(f.type) for f in ENTITIES], schema=ENTITIES
-    ), method
+    return conform(table, ENTITIES), method
 
 
 def _article_columns(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: published_date, source_name on sentences/tokens/entities
 
 # Reason codes and statuses are data, not exceptions (see tasks/errors.py).
 FILE_STATUSES = ("ok", "skipped_unchanged", "quarantined", "failed")
@@ -31,6 +31,20 @@ def _schema(table: str, fields: list[pa.Field]) -> pa.Schema:
 _STR = pa.string()
 _DSTR = pa.dictionary(pa.int32(), pa.string())  # low-cardinality text columns
 _I32 = pa.int32()
+
+
+# Article columns repeated on every sentence, token and entity (issue 25).
+ARTICLE_COLUMNS = ("published_date", "source_name")
+
+
+def _article_fields() -> list[pa.Field]:
+    # Repeated from the article on every row of its children (issue 25), so that consumers
+    # prune sentences, tokens and entities by date or source without a join.
+    return [
+        _f("published_date", pa.date32(), "articles.published_date of the row's article"),
+        _f("source_name", _DSTR, "articles.source_name of the row's article"),
+    ]
+
 
 FILES = _schema(
     "files",
@@ -104,6 +118,7 @@ SENTENCES = _schema(
         _f("char_start", _I32, "Start offset into articles.text"),
         _f("char_end", _I32, "End offset (exclusive) into articles.text"),
         _f("n_tokens", _I32, "Tokens in the sentence"),
+        *_article_fields(),
     ],
 )
 
@@ -130,6 +145,7 @@ TOKENS = _schema(
         _f("is_oov", pa.bool_(), "Only the backoff analysis exists"),
         _f("analysis_count", _I32, "Number of analyses the analyzer returned"),
         _f("morph_source", _DSTR, "Morphology used: bama, calima-msa-r13, or a DB path"),
+        *_article_fields(),
     ],
 )
 
@@ -146,6 +162,7 @@ ENTITIES = _schema(
         _f("label", _DSTR, "PER, LOC, ORG or MISC"),
         _f("method", _DSTR, "How it was found (rules, camelbert)"),
         _f("score", pa.float32(), "Confidence in [0, 1]"),
+        *_article_fields(),
     ],
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from tasks.errors import SchemaError
-from tasks.schemas import SENTENCES
+from tasks.schemas import ARTICLE_COLUMNS, SENTENCES
 
 # A sentence ends at . ! ? ؟ … (runs of them) followed by space or end of text,
 # but not at a dot between digits (3.5) - the lookbehind/lookahead keep 3.5 whole.
@@ -115,7 +115,8 @@ def segment_batch(articles: pa.Table) -> SegmentResult:
             raise SchemaError(
                 f"segment needs articles column {name!r}; has {articles.column_names}"
             )
-    s_cols: dict[str, list] = {n: [] for n in SENTENCES.names}
+    # The article's date and source are added when the chunk is written (tasks.write).
+    s_cols: dict[str, list] = {n: [] for n in SENTENCES.names if n not in ARTICLE_COLUMNS}
     t_aid: list[str] = []
     t_sent: list[int] = []
     t_idx: list[int] = []

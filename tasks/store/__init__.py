@@ -6,14 +6,18 @@ Dataset layout under ``OUT``::
     _staging/<run_id>/<batch_id>/                    a batch being built (never read by consumers)
     _quarantine/<run_id>/                            originals of quarantined inputs + JSON sidecars
     _runs/<run_id>.json                              run log (params, counts, status)
+    _reports/<run_id>.html                           run reports (pruned like versions)
     _versions/<NNNNNNNN>.json                        dataset versions: the parts of every table
-    _history/<table>/                                links to the parts of every kept version
+    _history/<table>/                                every part of every kept version (the
+                                                     table dirs hard-link the current ones)
     _index/                                          persistent indexes (dedup)
     _lock                                            the writer's lock (pid, host, start time)
 
 - ``staging``: run ids, the output directory check, a batch's staging files.
 - ``lock``: one writer at a time; a lock left by a dead run is replaced.
-- ``commit``: journaled atomic commits of a batch's staged Parquet parts.
+- ``commit``: journaled atomic commits: a batch's chunk parts merged, one part per table.
+- ``tabledir``: a table directory switches its file set at once (glob readers).
+- ``compact``: rewrite tables into large files sorted by date, as a new version.
 - ``recovery``: roll a killed run's journaled commit forward, discard the rest.
 - ``versions``: each commit publishes a version; ``_history`` and retention.
 - ``reads``: snapshots of one version, published tables, the manifest of inputs held.
@@ -34,7 +38,7 @@ from tasks.store.lock import (
 )
 from tasks.store.reads import Snapshot, known_file_ids, load_manifest, read_table, snapshot
 from tasks.store.recovery import recover
-from tasks.store.runs import read_run_logs, write_run_log
+from tasks.store.runs import prune_reports, read_run_logs, write_run_log
 from tasks.store.staging import (
     BatchSpec,
     RecordChunks,
@@ -81,6 +85,7 @@ __all__ = [
     "load_stage",
     "lock_holder",
     "new_run_id",
+    "prune_reports",
     "prune_versions",
     "read_run_logs",
     "read_table",

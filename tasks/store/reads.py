@@ -31,8 +31,13 @@ class Snapshot:
         """The part files of table ``name`` in this version (``_history`` links first)."""
         return [str(part_path(self.out, name, p)) for p in self.version.tables.get(name, [])]
 
-    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        """Read one table of this version (empty table with the schema if it has no parts)."""
+    def read_table(
+        self, name: str, columns: list[str] | None = None, filter: pc.Expression | None = None
+    ) -> pa.Table:
+        """Read one table of this version (empty table with the schema if it has no parts).
+
+        ``filter`` is pushed down into the scan (row groups skipped by statistics).
+        """
         import pyarrow.dataset as ds
 
         schema = TABLES[name]
@@ -43,7 +48,7 @@ class Snapshot:
                 return empty.select(columns) if columns else empty
             try:
                 dataset = ds.dataset(paths, schema=schema, format="parquet")
-                return dataset.to_table(columns=columns)
+                return dataset.to_table(columns=columns, filter=filter)
             except OSError:  # FileNotFoundError, or pyarrow's 'Failed to open local file'
                 # A part without a _history link moved there between lookup and open.
                 if attempt == _READ_ATTEMPTS - 1:

@@ -6,10 +6,11 @@ is not published yet (content tables move before ``articles``). A version fixes 
 - ``OUT/_versions/<NNNNNNNN>.json`` lists, for every table, the part files of one
   committed state, with the run and batch that made it. The highest number is the
   current version; it is written (atomically) after every move of its commit.
-- ``OUT/_history/<table>/`` holds a hard link to every part of every retained version,
-  so a reader of an older version finds its parts even after a newer version replaced
-  them. A replaced part leaves its table directory, so plain globbing of
-  ``OUT/<table>/part-*.parquet`` sees the current version only (once a commit is done).
+- ``OUT/_history/<table>/`` holds every part of every retained version, so a reader of
+  an older version finds its parts even after a newer version replaced them. The table
+  directory holds hard links to the current version's parts and is switched to the next
+  version's set at once (``tasks.store.tabledir``), so plain globbing of
+  ``OUT/<table>/part-*.parquet`` sees one version of the table at every moment.
 - Parts are never rewritten in place: a commit that drops rows of a re-processed input
   writes the remaining rows under a new part name.
 

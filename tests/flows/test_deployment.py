@@ -33,8 +33,13 @@ pytestmark = pytest.mark.server
 def test_prefect_yaml_declares_scheduled_and_on_demand_deployments() -> None:
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
-    assert set(by_name) >= {"daily", "on-demand"}
+    assert set(by_name) >= {"daily", "on-demand", "compact-weekly"}
     for d in by_name.values():
+        assert d["work_pool"]["name"] == POOL
+        if d["name"] == "compact-weekly":  # the upkeep flow (issue 25)
+            assert d["entrypoint"] == "flows/maintenance.py:compact_dataset"
+            assert d["schedules"][0]["cron"] and d["parameters"]["out"]
+            continue
         assert d["entrypoint"] == "flows/news_pipeline.py:news_pipeline"
         assert d["work_pool"]["name"] == POOL
         assert set(d["parameters"]["params"]) >= {"inputs", "out"}

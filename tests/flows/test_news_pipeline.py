@@ -119,7 +119,10 @@ def runs(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
     result["first_tables"] = _read(out)
     result["second"] = _akhbar(out, prefect_server)
     result["second_tables"] = _read(out)
-    params = PipelineParams(inputs=[str(SAMPLES)], out=str(out), workers=1, full_refresh=True)
+    # Chunks of 4 records: the refresh's batch has several chunks, merged at commit.
+    params = PipelineParams(
+        inputs=[str(SAMPLES)], out=str(out), workers=1, full_refresh=True, chunk_size=4
+    )
     with _api(prefect_server):
         result["refresh_state"] = news_pipeline(params, return_state=True)
         assert result["refresh_state"].is_completed(), result["refresh_state"]
@@ -234,6 +237,33 @@ def test_second_run_adds_no_content_rows(runs) -> None:
     assert len(files) == 2 * N_FILES and len(later) == N_FILES
     assert set(later["status"]) == {"skipped_unchanged"}
     assert set(later["file_id"]) == set(first["files"]["file_id"])
+
+
+def test_each_run_adds_one_part_per_table_and_children_carry_the_article_date(runs) -> None:
+    # issue 25: chunks are merged at commit; the refresh replaced every article, so its
+    # part holds them all and the first run's parts left the folders
+    out = runs["out"]
+    parts = {name: sorted((out / name).glob("part-*.parquet")) for name in TABLES}
+    assert {name: len(p) for name, p in parts.items()} == {
+        "files": 3,
+        "articles": 1,
+        "sentences": 1,
+        "tokens": 1,
+        "entities": 1,
+        "stories": 1,
+    }
+    t = runs["refresh_tables"]
+    dates = t["articles"].set_index("article_id")[["published_date", "source_name"]]
+    for name in CONTENT:
+        if name == "articles":
+            continue
+        got = t[name].join(dates, on="article_id", rsuffix="_article")
+        for col in ("published_date", "source_name"):
+            same = got[col].astype(object).fillna("-") == got[f"{col}_article"].astype(
+                object
+            ).fillna("-")
+            assert same.all(), (name, col)
+        assert got["published_date"].notna().any()
 
 
 def test_full_refresh_keeps_ids_without_duplicates(runs) -> None:

@@ -71,11 +71,11 @@ def _table_dir_names(out: Path) -> set[str]:
 def test_commit_publishes_only_complete_parts_and_removes_staging(tmp_path):
     _commit(tmp_path, "r1", "r1-00000", "f1")
     names = _table_dir_names(tmp_path)
-    assert names == {"part-r1-00000.parquet"}
+    assert names == {"part-r1-00000-0000.parquet"}  # one merged part per table (issue 25)
     assert not (tmp_path / "_staging" / "r1" / "r1-00000").exists()
     arts = store.read_table(tmp_path, "articles")
     assert sorted(arts.column("article_id").to_pylist()) == ["f1-a0", "f1-a1"]
-    meta = pq.read_schema(tmp_path / "articles" / "part-r1-00000.parquet").metadata
+    meta = pq.read_schema(tmp_path / "articles" / "part-r1-00000-0000.parquet").metadata
     assert b"akhbar.schema_version" in meta
 
 

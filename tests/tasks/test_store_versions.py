@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ def test_each_commit_publishes_a_version_listing_every_part(tmp_path):
     v = versions.current_version(tmp_path)
     assert (v.number, v.run_id, v.batch_id) == (2, "r1", "r1-00001")
     assert v.tables["articles"] == ["part-r1-00000-0000.parquet", "part-r1-00001-0000.parquet"]
-    assert v.tables["files"] == ["part-r1-00000.parquet", "part-r1-00001.parquet"]
+    assert v.tables["files"] == ["part-r1-00000-0000.parquet", "part-r1-00001-0000.parquet"]
     # every published part also has a _history link, so it survives being replaced
     for name in v.tables["tokens"]:
         assert (tmp_path / "_history" / "tokens" / name).samefile(tmp_path / "tokens" / name)
@@ -199,3 +200,20 @@ def test_a_reader_joining_tables_never_sees_a_torn_state_while_a_run_commits(tmp
     assert not errors, errors
     assert reads >= 3
     assert versions.current_version(tmp_path).number == 40
+
+
+def test_run_reports_are_pruned_like_versions(tmp_path):
+    reports = tmp_path / "_reports"
+    reports.mkdir()
+    runs = [f"2025060{d}T060000Z-1a2b3c" for d in range(1, 8)]
+    for run in runs:
+        (reports / f"{run}.html").write_text("<html/>")
+    (reports / "report.html").write_text("<html/>")  # `akhbar report`'s: the user's
+    now = time.time()
+    old = now - 10 * 86400
+    for run in runs[:5]:
+        os.utime(reports / f"{run}.html", (old, old))
+    # keep_days=3 keeps the two young ones; keep_runs=3 also keeps the last three
+    assert store.prune_reports(tmp_path, keep_runs=3, keep_days=3, now=now) == 4
+    left = sorted(p.name for p in reports.iterdir())
+    assert left == [f"{r}.html" for r in runs[4:]] + ["report.html"]
