@@ -72,7 +72,7 @@ def settle_batch(
     files = finish_files(spec, fetched_files, kept, rejected, broken)
     processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
     replace = sorted(set(processed) & set(had_rows))
-    dup_stats = assign_duplicates(spec, parts, replace) if spec.params.dedup.enabled else {}
+    dup_stats = assign_duplicates(spec, parts, replace, assign=spec.params.dedup.enabled)
     for k, ids in parts:
         table = _with_columns_of(load_stage(spec.path("articles", k)), ids)
         write_batch({"articles": table}, spec.stage_dir, spec.part(k), spec.params.write)

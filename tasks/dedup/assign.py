@@ -9,6 +9,7 @@ also stages the whole ``stories`` table as it stands after its commit (issue 15)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,8 +17,9 @@ import pyarrow.compute as pc
 from tasks.annotate import set_column
 from tasks.dedup.index import DedupIndex
 from tasks.dedup.stories import build_stories
+from tasks.store.commit import LINKS, RELINK
 from tasks.store.reads import read_table
-from tasks.store.staging import BatchSpec, drop_staged_articles, load_stage
+from tasks.store.staging import BatchSpec, drop_staged_articles, load_stage, save_stage
 from tasks.write import write_batch
 
 # Article columns the stories table is built from.
@@ -25,7 +27,10 @@ _STORY_COLUMNS = ["article_id", "file_id", "story_id", "title", "source_name", "
 
 
 def assign_duplicates(
-    spec: BatchSpec, parts: list[tuple[int, pa.Table]], replace_file_ids: Iterable[str] = ()
+    spec: BatchSpec,
+    parts: list[tuple[int, pa.Table]],
+    replace_file_ids: Iterable[str] = (),
+    assign: bool = True,
 ) -> dict:
     """Fill ``duplicate_of``, ``near_duplicate_of`` and ``story_id`` of each chunk's articles.
 
@@ -35,21 +40,59 @@ def assign_duplicates(
     table of the dataset as it will stand after this batch's commit, which drops the
     earlier rows of ``replace_file_ids``.
 
+    Every link stays resolvable (issue 26): the index first forgets the articles the
+    commit removes (an edited input's old version), links that pointed at them are
+    recomputed, and published articles whose links changed are staged in ``RELINK``
+    for ``commit_batch`` to rewrite. With ``assign`` False (``--no-dedup``) the batch's
+    own articles get no links, but the links of the others are still repaired.
+
     Returns:
-        ``exact_duplicates`` and ``near_duplicates`` counts (empty for an empty batch).
+        ``exact_duplicates`` and ``near_duplicates`` counts (empty when nothing ran).
     """
-    if not parts or not sum(t.num_rows for _, t in parts):
+    replace = sorted(set(replace_file_ids))
+    n_rows = sum(t.num_rows for _, t in parts)
+    if not n_rows and not replace:
         return {}
     config = spec.params.dedup
+    if not assign and not DedupIndex.exists(spec.out):
+        return {}
     index = DedupIndex.load(spec.out, config)
-    articles = pa.concat_tables([t for _, t in parts])
-    sigs = pa.concat_tables([load_stage(spec.path("signatures", k)) for k, _ in parts])
-    assigned = {r["article_id"]: r for r in index.assign(articles, sigs).to_pylist()}
+    batch_ids = pa.array(
+        [a for _, t in parts for a in t.column("article_id").to_pylist()], pa.string()
+    )
+    published = read_table(spec.out, "articles", [*_STORY_COLUMNS, *LINKS[:2]])
+    leaving = pc.or_(
+        pc.is_in(published.column("file_id"), pa.array(replace, pa.string())),
+        pc.is_in(published.column("article_id"), batch_ids),
+    )
+    staying = published.filter(pc.invert(leaving))
+    index.retain(set(staying.column("article_id").to_pylist()) | set(batch_ids.to_pylist()))
+    counts = {}
+    if assign and n_rows:
+        counts = _assign_batch(spec, parts, index)
     index.save(spec.batch_id)
+    staying, relink = relink_published(index, staying)
+    if relink.num_rows:
+        save_stage(relink, Path(spec.stage_dir) / RELINK)
+    held = staying.select(_STORY_COLUMNS)
+    new = [t.select(_STORY_COLUMNS).cast(held.schema) for _, t in parts if assign and t.num_rows]
+    articles = pa.concat_tables([held, *new])
+    stories = build_stories(articles, index.merges)
+    write_batch({"stories": stories}, spec.stage_dir, spec.batch_id, spec.params.write)
+    return counts
+
+
+def _assign_batch(spec: BatchSpec, parts: list[tuple[int, pa.Table]], index: DedupIndex) -> dict:
+    config = spec.params.dedup
+    articles = pa.concat_tables([t for _, t in parts if t.num_rows])
+    sigs = pa.concat_tables(
+        [load_stage(spec.path("signatures", k)) for k, t in parts if t.num_rows]
+    )
+    assigned = {r["article_id"]: r for r in index.assign(articles, sigs).to_pylist()}
     exact = near = 0
     for i, (k, table) in enumerate(parts):
         ids = table.column("article_id").to_pylist()
-        for name in ("duplicate_of", "near_duplicate_of", "story_id"):
+        for name in LINKS:
             values = pa.array([assigned[a][name] for a in ids], pa.string())
             table = set_column(table, name, values)
         exact += int(pc.sum(pc.is_valid(table.column("duplicate_of"))).as_py() or 0)
@@ -61,27 +104,38 @@ def assign_duplicates(
             )
             drop_staged_articles(spec, k, pc.filter(table.column("article_id"), dup))
         parts[i] = (k, table)
-    stories = stories_after_commit(spec, [t for _, t in parts], replace_file_ids, index.merges)
-    write_batch({"stories": stories}, spec.stage_dir, spec.batch_id, spec.params.write)
     return {"exact_duplicates": exact, "near_duplicates": near}
 
 
-def stories_after_commit(
-    spec: BatchSpec,
-    batch: list[pa.Table],
-    replace_file_ids: Iterable[str],
-    merges: dict[str, str],
-) -> pa.Table:
-    """The ``stories`` table over the published articles plus this batch's.
+def relink_published(index: DedupIndex, published: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Published articles with the index's links, and the rows whose links changed.
 
-    Published rows of ``replace_file_ids`` (re-processed inputs) and of the batch's own
-    article ids (a re-run) are left out: the commit replaces them.
+    In a consistent dataset every indexed article's row carries the index's answer;
+    after ``DedupIndex.retain`` the links it recomputed differ. Comparing with the
+    index (rather than listing what ``retain`` changed) also repairs the rows of a run
+    killed between saving the index and committing.
+
+    Returns:
+        ``(published, relink)``: ``published`` with the links replaced, and an
+        ``ASSIGNMENTS``-shaped table of the changed rows (``article_id`` + ``LINKS``).
     """
-    published = read_table(spec.out, "articles", _STORY_COLUMNS)
-    new = pa.concat_tables([t.select(_STORY_COLUMNS) for t in batch]).cast(published.schema)
-    gone = pc.or_(
-        pc.is_in(published.column("file_id"), pa.array(sorted(set(replace_file_ids)), pa.string())),
-        pc.is_in(published.column("article_id"), new.column("article_id")),
-    )
-    articles = pa.concat_tables([published.filter(pc.invert(gone)), new])
-    return build_stories(articles, merges)
+    ids = published.column("article_id").to_pylist()
+    current = {name: published.column(name).to_pylist() for name in LINKS}
+    changed: dict[str, list] = {"article_id": [], **{name: [] for name in LINKS}}
+    for k, aid in enumerate(ids):
+        entry = index.entry(aid)
+        if entry is None:
+            continue
+        want = (entry.duplicate_of, entry.near_duplicate_of, entry.story_id)
+        if want != tuple(current[name][k] for name in LINKS):
+            changed["article_id"].append(aid)
+            for name, value in zip(LINKS, want, strict=True):
+                changed[name].append(value)
+                current[name][k] = value
+    relink = pa.table({name: pa.array(v, pa.string()) for name, v in changed.items()})
+    if relink.num_rows:
+        for name in LINKS:
+            typ = published.schema.field(name).type
+            published = set_column(published, name, pa.array(current[name], pa.string()).cast(typ))
+    return published, relink
+

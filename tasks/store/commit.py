@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.config import WriteConfig
+from tasks.store.staging import load_stage
 from tasks.store.versions import (
     Version,
     current_version,
@@ -42,6 +43,11 @@ COMMIT_ORDER = ("entities", "tokens", "sentences", "articles", "stories", "files
 # Tables a commit restates whole: a staged part replaces every part of the base version.
 WHOLE_TABLES = ("stories",)
 JOURNAL = "COMMIT.json"
+# Article columns that point at other rows (articles, stories).
+LINKS = ("duplicate_of", "near_duplicate_of", "story_id")
+# Staged by the dedup assignment: published articles whose LINKS the commit rewrites
+# (``article_id`` + LINKS; issue 26).
+RELINK = "relink.arrow"
 
 
 @dataclass
@@ -69,7 +75,8 @@ def commit_batch(
     killed one) are dropped in the same commit: the parts that hold them are written
     again without them, under new names, and the old parts are retired to
     ``_history``, so a changed or re-run input replaces its rows instead of adding a
-    second copy.
+    second copy. Published articles listed in ``stage/RELINK`` get their links
+    replaced the same way (links to a dropped article, recomputed; issue 26).
 
     The run id recorded in the version is the staging directory's parent
     (``OUT/_staging/<run_id>/<batch_id>``).
@@ -81,8 +88,9 @@ def commit_batch(
     moves: list[tuple[str, str]] = []
     added: list[tuple[str, str]] = []
     retired: list[tuple[str, str]] = []
+    relink = load_stage(stage / RELINK) if (stage / RELINK).exists() else None
     rewritten = _stage_rewrites(
-        out, stage, base, batch_id, set(replace_file_ids), config, moves, added, retired
+        out, stage, base, batch_id, set(replace_file_ids), relink, config, moves, added, retired
     )
     for name in COMMIT_ORDER:
         staged = sorted((stage / "parquet" / name).glob("part-*.parquet"))
@@ -120,24 +128,29 @@ def _stage_rewrites(
     base: Version,
     batch_id: str,
     file_ids: set[str],
+    relink: pa.Table | None,
     config: WriteConfig,
     moves: list,
     added: list,
     retired: list,
 ) -> int:
-    if not file_ids:
+    if not file_ids and relink is None:
         return 0
     gone: set[str] = set()
     parts: list[str] = []
     for part in base.tables.get("articles", []):
         col = pq.read_table(part_path(out, "articles", part), columns=["article_id", "file_id"])
-        mask = pc.is_in(col.column("file_id"), pa.array(sorted(file_ids)))
-        if pc.any(mask).as_py():
+        mask = pc.is_in(col.column("file_id"), pa.array(sorted(file_ids), pa.string()))
+        hit = pc.any(mask).as_py()
+        if hit:
             gone.update(pc.filter(col.column("article_id"), mask).to_pylist())
+        if relink is not None:
+            hit = hit or pc.any(pc.is_in(col.column("article_id"), relink.column("article_id")))
+        if hit:
             parts.append(part)
-    if not gone:
+    if not parts:
         return 0
-    gone_arr = pa.array(sorted(gone))
+    gone_arr = pa.array(sorted(gone), pa.string())
     rewrite_dir = stage / "rewrite"
     n = 0
     for name in CONTENT_TABLES:
@@ -147,6 +160,10 @@ def _stage_rewrites(
                 continue
             table = pq.read_table(part_path(out, name, part_name))
             kept = table.filter(pc.invert(pc.is_in(table.column("article_id"), gone_arr)))
+            if name == "articles" and relink is not None:
+                kept = apply_relink(kept, relink)
+            elif kept.num_rows == table.num_rows:
+                continue  # a part only relinked: its child tables stay as they are
             retired.append((name, part_name))
             n += 1
             if kept.num_rows:
@@ -156,6 +173,20 @@ def _stage_rewrites(
                 moves.append((str(rewrite_dir / name / new_name), str(out / name / new_name)))
                 added.append((name, new_name))
     return n
+
+
+def apply_relink(articles: pa.Table, relink: pa.Table) -> pa.Table:
+    """``articles`` with the ``LINKS`` of ``relink``'s rows (by ``article_id``) replaced."""
+    pos = pc.index_in(articles.column("article_id"), value_set=relink.column("article_id"))
+    hit = pc.is_valid(pos)
+    for name in LINKS:
+        if name not in articles.column_names:
+            continue
+        i = articles.column_names.index(name)
+        typ = articles.schema.field(name).type
+        new = pc.take(relink.column(name), pos).cast(typ)
+        articles = articles.set_column(i, name, pc.if_else(hit, new, articles.column(name)))
+    return articles
 
 
 def _apply_journal(stage: Path) -> None:
