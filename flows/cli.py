@@ -259,7 +259,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         params = _params_from_args(args)
         from tasks import fetch, store
+        from tasks.annotate import check_annotators
 
+        check_annotators(params.annotate)  # data an option needs, before any work (issue 26)
         fetch.discover_sources(params.inputs, params.fetch)
         # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
         store.check_unlocked(params.out)

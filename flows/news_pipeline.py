@@ -259,6 +259,7 @@ def news_pipeline(params: PipelineParams) -> dict:
     from flows.runtime import prepare_environment
 
     prepare_environment()
+    annotate.check_annotators(params.annotate)  # before any work (issue 26)
     logger = get_run_logger()
     started = time.perf_counter()
     run_id = store.new_run_id()

@@ -6,6 +6,7 @@ finish in a couple of seconds) or create the ``--out`` directory.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -128,3 +129,67 @@ def test_run_with_a_bad_ner_model_dir_names_it(tmp_path):
     proc = _akhbar("run", SAMPLES, "--out", str(tmp_path / "out"), "--ner", str(tmp_path / "m"))
     assert proc.returncode == 2
     assert str(tmp_path / "m") in proc.stderr
+
+
+# Options whose camel-tools data is absent (issue 26): each names the package to install.
+MISSING_DATA = [
+    (["--ner", "camelbert"], "camel_data -i ner-arabert"),
+    (["--morphology", "calima-msa-r13"], "camel_data -i light"),
+    (["--dialect", "camel-did"], "camel_data -i dialectid-default"),
+]
+
+
+@pytest.mark.parametrize(("options", "command"), MISSING_DATA, ids=["ner", "morphology", "dialect"])
+def test_option_whose_data_is_absent_fails_before_any_work(tmp_path, options, command):
+    out = tmp_path / "out"
+    env = {**os.environ, "CAMELTOOLS_DATA": str(tmp_path / "no-camel-data")}
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", SAMPLES, "--out", str(out), *options],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert " ".join(options) in lines[0] and command in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    assert time.monotonic() - t0 < 60  # before Prefect started
+
+
+def test_a_failed_run_exits_without_waiting_on_the_stopped_api(tmp_path):
+    # Nothing listens on port 9: the one input fails, so the run fails (exit 1). Piped,
+    # the log lines left for the temporary server used to be retried for ~75 s at exit.
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "http://127.0.0.1:9/a.html",
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines, failed_at = [], None
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("akhbar: run failed"):
+            failed_at = time.monotonic()
+    proc.wait(timeout=300)
+    assert failed_at is not None, "".join(lines[-20:])
+    assert proc.returncode == 1
+    assert time.monotonic() - failed_at < 15
+    assert not any("Error logging to API" in ln for ln in lines)
