@@ -241,11 +241,39 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _validation_message(exc) -> str:
+# Parameter (pydantic location) -> the ``akhbar run`` option it comes from (issue 26).
+_FLAGS = {
+    "inputs": ("INPUT", "inputs"),
+    "out": ("--out", "out"),
+    "batch_size": ("--batch-size", "batch_size"),
+    "workers": ("--workers", "workers"),
+    "dask_address": ("--dask-address", "dask_address"),
+    "fetch.max_file_bytes": ("--max-file-mb", "max_file_mb"),
+    "clean.min_arabic_ratio": ("--min-arabic-ratio", "min_arabic_ratio"),
+    "annotate.morphology": ("--morphology", "morphology"),
+    "annotate.ner": ("--ner", "ner"),
+    "annotate.dialect": ("--dialect", "dialect"),
+    "dedup.threshold": ("--dedup-threshold", "dedup_threshold"),
+    "dedup.story_threshold": ("--story-threshold", "story_threshold"),
+    "dedup.story_containment": ("--story-containment", "story_containment"),
+}
+
+
+def _validation_message(exc, args: argparse.Namespace | None = None) -> str:
+    """Pydantic's errors in the user's terms: the option as typed and its value."""
+    import math
+
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}={err.get('input')!r}: {err['msg']}")
+        flag, dest = _FLAGS.get(loc, (loc, None))
+        value = getattr(args, dest, err.get("input")) if dest else err.get("input")
+        msg = err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        if isinstance(value, float):
+            if math.isnan(value):
+                msg = "must be a number"
+            value = f"{value:g}"
+        parts.append(f"{flag} {value}: {msg}")
     return "; ".join(parts)
 
 
@@ -267,7 +295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         store.check_unlocked(params.out)
         store.check_output_dir(params.out)
     except ValidationError as exc:
-        return _usage_error(_validation_message(exc))
+        return _usage_error(_validation_message(exc, args))
     except AkhbarError as exc:
         return _usage_error(str(exc))
 
