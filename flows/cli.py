@@ -291,6 +291,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         check_annotators(params.annotate)  # data an option needs, before any work (issue 26)
         fetch.discover_sources(params.inputs, params.fetch)
+        for warning in fetch.unmatched_inputs(params.inputs, params.fetch):
+            print(f"akhbar: warning: {warning}", file=sys.stderr)
         # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
         store.check_unlocked(params.out)
         store.check_output_dir(params.out)
@@ -346,11 +348,24 @@ def _console_log_level(args: argparse.Namespace, tty: bool) -> str | None:
     return os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
+def _not_a_dataset(out: str) -> str | None:
+    """Why ``out`` cannot be read as a dataset (None when it can), for status/query/report."""
+    from tasks.errors import ConfigError
+    from tasks.store import check_dataset
+
+    try:
+        check_dataset(out)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from flows.console import print_status
 
-    if not Path(args.out).is_dir():
-        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     print_status(args.out)
     return EXIT_OK
 
@@ -377,6 +392,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     from tasks.errors import ConfigError
     from tasks.report import connect_dataset
 
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     try:
         cur = connect_dataset(args.out, args.as_of).execute(args.sql)
     except (FileNotFoundError, ConfigError) as exc:
@@ -435,8 +453,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tasks.report import write_report
     from tasks.store import read_run_logs
 
-    if not Path(args.out).is_dir():
-        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     path = write_report(args.out, args.html, runs=read_run_logs(args.out))
     print(path)
     return EXIT_OK

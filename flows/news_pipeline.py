@@ -265,6 +265,9 @@ def news_pipeline(params: PipelineParams) -> dict:
     run_id = store.new_run_id()
     out = str(store.check_output_dir(params.out))
     sources = fetch.discover_sources(params.inputs, params.fetch)
+    for warning in fetch.unmatched_inputs(params.inputs, params.fetch):
+        # The CLI has printed it already; a deployment's run shows it as a warning.
+        (logger.info if LISTENER.progress is not None else logger.warning)(warning)
     summary = artifacts.RunSummary(run_id=run_id, out=out, inputs=params.inputs)
     with store.acquire_lock(out, run_id) as lock:
         if lock.replaced:

@@ -9,7 +9,13 @@
 
 from tasks.fetch.batch import FILES_COLUMNS, FetchResult, fetch_batch, read_input, write_quarantine
 from tasks.fetch.formats import sniff_format
-from tasks.fetch.sources import Source, discover_sources, file_id_for, is_transient
+from tasks.fetch.sources import (
+    Source,
+    discover_sources,
+    file_id_for,
+    is_transient,
+    unmatched_inputs,
+)
 
 __all__ = [
     "FILES_COLUMNS",
@@ -19,6 +25,7 @@ __all__ = [
     "fetch_batch",
     "fetch_one_by_one",
     "file_id_for",
+    "unmatched_inputs",
     "is_transient",
     "read_input",
     "sniff_format",

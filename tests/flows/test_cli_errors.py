@@ -65,12 +65,46 @@ def test_bad_option_exits_2_naming_the_value_and_writes_nothing(tmp_path, option
     assert time.monotonic() - t0 < 60  # failed before starting Prefect
 
 
-def test_missing_input_names_it_and_creates_no_out(tmp_path):
-    out = tmp_path / "out"
-    proc = _akhbar("run", str(tmp_path / "no-such-dir"), "--out", str(out))
-    assert proc.returncode == 2
-    assert "no-such-dir" in proc.stderr and "does not exist" in proc.stderr
-    assert not out.exists()
+def test_missing_input_and_empty_folder_are_named_and_the_missing_one_gets_a_row(tmp_path):
+    # Issue 26: every input gets a files row, a missing path too (failed / not_found),
+    # and a folder holding no input is named in a warning; the run still succeeds.
+    import pyarrow.parquet as pq
+
+    out, empty = tmp_path / "out", tmp_path / "inbox"
+    empty.mkdir()
+    missing = tmp_path / "no-such-file.txt"
+    good = str(REPO / "data" / "samples" / "002_tunis_culture.txt")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            good,
+            str(missing),
+            str(empty),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--morphology",
+            "none",
+            "--ner",
+            "rules",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("akhbar: warning:")]
+    assert any(str(empty) in ln and "holds no input file" in ln for ln in warnings), warnings
+    assert any(str(missing) in ln and "does not exist" in ln for ln in warnings), warnings
+    rows = pq.read_table(out / "files").to_pylist()
+    by_uri = {r["source_uri"]: (r["status"], r["reason"]) for r in rows}
+    assert by_uri[str(missing)] == ("failed", "not_found")
+    assert by_uri[good] == ("ok", None)
 
 
 def test_glob_matching_nothing_is_a_usage_error(tmp_path):

@@ -59,6 +59,23 @@ def test_query_errors_exit_2_with_the_reason(tiny: Path, tmp_path: Path, capsys)
     assert "missing" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["status", "query", "report"])
+def test_a_folder_that_is_not_a_dataset_is_a_usage_error(tmp_path: Path, capsys, command) -> None:
+    # Issue 26: a typo in the path printed 0 rows / "no run" and exited 0.
+    folder = tmp_path / "scrapes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("خبر", encoding="utf-8")
+    argv = [
+        command,
+        str(folder),
+        *(["select count(*) from articles"] if command == "query" else []),
+    ]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(folder) in err and "not an akhbar dataset" in err
+    assert not (folder / "_reports").exists()
+
+
 def test_schema_prints_field_descriptions(capsys) -> None:
     assert main(["schema", "entities"]) == EXIT_OK
     out = capsys.readouterr().out
