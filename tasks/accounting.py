@@ -251,7 +251,8 @@ def content_counts(tables: dict[str, pa.Table]) -> dict:
     ents, toks = tables["entities"], tables["tokens"]
     punct = pc.sum(pc.equal(toks.column("upos").cast(pa.string()), "PUNCT")).as_py() or 0
     labels = ents.column("label").cast(pa.string()).to_pylist()
-    top = Counter(zip(ents.column("text").to_pylist(), labels, strict=True))
+    names = ents.column("name" if "name" in ents.column_names else "text").to_pylist()
+    top = Counter(zip(names, labels, strict=True))  # by name: للبنك and البنك together
     return {
         "sentences": tables["sentences"].num_rows,
         "tokens": toks.num_rows,

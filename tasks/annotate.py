@@ -145,6 +145,7 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
     if config.ner == "none" or not sentences:
         return ENTITIES.empty_table(), None
     from tasks.entities import recognize_entities, resolve_ner_method
+    from tasks.entities.spans import entity_name
 
     method = resolve_ner_method(config.ner)
     docs = tokens.column("article_id").take(pa.array(starts)).to_pylist()
@@ -179,6 +180,7 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
         rows["char_start"].append(start)
         rows["char_end"].append(end)
         rows["text"].append(texts[article][start:end])
+        rows["name"].append(entity_name(rows["text"][-1]))
         rows["label"].append(sp.label)
         rows["method"].append(sp.method)
         rows["score"].append(sp.score)

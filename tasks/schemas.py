@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # Reason codes and statuses are data, not exceptions (see tasks/errors.py).
 FILE_STATUSES = ("ok", "skipped_unchanged", "quarantined", "failed")
@@ -143,6 +143,12 @@ ENTITIES = _schema(
         _f("char_start", _I32, "Start offset into articles.text, after any attached clitic"),
         _f("char_end", _I32, "End offset (exclusive) into articles.text"),
         _f("text", _STR, "Entity text (articles.text[char_start:char_end])"),
+        _f(
+            "name",
+            _STR,
+            "The name the text stands for: diacritics dropped, a kept ل+ال proclitic "
+            "read as the article (للبنك الدولي -> البنك الدولي); count and group by it",
+        ),
         _f("label", _DSTR, "PER, LOC, ORG or MISC"),
         _f("method", _DSTR, "How it was found (rules, camelbert)"),
         _f("score", pa.float32(), "Confidence in [0, 1]"),
