@@ -425,8 +425,9 @@ def _print_result(cur, columns: list[str], args: argparse.Namespace) -> int:
             record = dict(zip(columns, row, strict=True))
             print(json.dumps(record, ensure_ascii=False, default=str))
         return EXIT_OK
-    from rich.console import Console as RichConsole
     from rich.table import Table
+
+    from flows.console import output_console
 
     rows = cur.fetchmany(args.max_rows + 1)
     table = Table(show_header=True, header_style="bold")
@@ -435,7 +436,7 @@ def _print_result(cur, columns: list[str], args: argparse.Namespace) -> int:
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for row in rows[: args.max_rows]:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console = RichConsole(soft_wrap=False)
+    console = output_console(soft_wrap=False)
     console.print(table)
     more = (
         " (more not shown: raise --max-rows or use --format csv)"
