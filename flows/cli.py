@@ -28,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the pipeline on news files",
         description="Run fetch -> clean -> segment -> annotate -> write on INPUTs and "
-        "publish the files/articles/sentences/tokens/entities tables under --out.",
+        "publish the files/articles/sentences/tokens/entities/stories tables under --out. "
+        "Exit codes: 0 when the run completed (also when some inputs were quarantined "
+        "or failed: see `akhbar status`), 1 when no input could be processed, 2 for a bad "
+        "option or missing data, before any work.",
     )
     run.add_argument(
         "inputs",
@@ -135,14 +138,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("out", help="dataset directory")
 
     schema = sub.add_parser("schema", help="print table schemas with field descriptions")
-    schema.add_argument("table", nargs="?", help="files, articles, sentences, tokens or entities")
+    schema.add_argument(
+        "table", nargs="?", help="files, articles, sentences, tokens, entities or stories"
+    )
 
     query = sub.add_parser(
         "query",
         help="run SQL (DuckDB) over a dataset",
         description="Run SQL over a dataset's tables, registered as DuckDB views: files, "
-        "articles, sentences, tokens, entities (and files_latest: one row per input, its "
-        "latest outcome).",
+        "articles, sentences, tokens, entities, stories (and files_latest: one row per "
+        "input, its latest outcome).",
     )
     query.add_argument("out", help="dataset directory")
     query.add_argument("sql", help='SQL, e.g. "select count(*) from articles"')

@@ -210,6 +210,9 @@ def print_status(out: str) -> None:
         table = read_table(out, name, ["article_id"])
         n_art = len(pc.unique(table.column("article_id"))) if table.num_rows else 0
         console.print(f"{name}: {table.num_rows} rows ({n_art} articles)")
+    stories = read_table(out, "stories", ["merged_into"])
+    current = stories.column("merged_into").null_count
+    console.print(f"stories: {stories.num_rows} rows ({current} current, not merged)")
 
 
 class LiveRun:

@@ -124,7 +124,12 @@ TOKENS = _schema(
         _f("pos", _DSTR, "camel-tools POS tag of the chosen analysis (noun, verb, noun_prop, ...)"),
         _f("upos", _DSTR, "Universal Dependencies UPOS tag"),
         _f("diac", _STR, "Diacritized form of the chosen analysis"),
-        _f("gloss", _STR, "English gloss of the chosen reading's stem (no clitic glosses)"),
+        _f(
+            "gloss",
+            _STR,
+            "English gloss of the chosen reading's stem (no clitic glosses); "
+            "NOAN (no analysis) for an unknown word",
+        ),
         _f("bw", _STR, "Buckwalter morphological tag of the chosen analysis"),
         _f("d3tok", _STR, "D3 tokenization (clitics split with +)"),
         _f("is_oov", pa.bool_(), "Only the backoff analysis exists"),

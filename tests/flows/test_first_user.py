@@ -56,3 +56,47 @@ def test_read_also_articles_take_their_files_source(tmp_path: Path) -> None:
         .fetchall()
     )
     assert rows == [(1, "عكاظ"), (2, "عكاظ")]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _help(command: str) -> str:
+    from flows.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices[command].format_help()
+
+
+def test_readme_names_public_sources_and_the_venv_and_stays_short() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme) < 12_000
+    assert "source .venv/bin/activate" in readme
+    train = [ln for ln in readme.splitlines() if "akhbar train" in ln and "--data" in ln]
+    assert not any("../shared" in ln for ln in train), train
+    for source in ("UD_Arabic-PUD", "anercorp", "SaudiNewsNet"):
+        assert source in readme
+    assert "not annotated" in readme and "Exit codes" in readme
+    annotation = (REPO / "docs" / "annotation.md").read_text(encoding="utf-8")
+    assert "## Retraining the models" in annotation
+    assert "akhbar train ner --data ANERCorp_CamelLab_train.txt" in annotation
+
+
+def test_docs_explain_noan_headlines_unchanged_and_exit_codes() -> None:
+    output = (REPO / "docs" / "output.md").read_text(encoding="utf-8")
+    assert '"entities", "stories"):' in output  # the DuckDB snippet's views
+    assert "`NOAN`" in output and "Titles (`articles.title`) are not annotated" in output
+    assert "reason `unchanged`" in output and "`akhbar run` exits 0" in output
+
+
+def test_help_and_status_list_stories(tmp_path: Path, capsys) -> None:
+    from flows.cli import main
+    from tests.dataset_factory import write_tiny_dataset
+
+    for command in ("run", "query", "schema"):
+        assert "stories" in " ".join(_help(command).split()), command
+    assert "Exit codes" in " ".join(_help("run").split())
+    out = write_tiny_dataset(tmp_path / "out")
+    assert main(["status", str(out)]) == 0
+    assert "stories: 0 rows" in capsys.readouterr().out
