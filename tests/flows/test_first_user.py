@@ -100,3 +100,15 @@ def test_help_and_status_list_stories(tmp_path: Path, capsys) -> None:
     out = write_tiny_dataset(tmp_path / "out")
     assert main(["status", str(out)]) == 0
     assert "stories: 0 rows" in capsys.readouterr().out
+
+
+def test_run_artifact_of_a_run_that_annotated_nothing_says_so() -> None:
+    from collections import Counter
+
+    from flows.artifacts import RunSummary, render_markdown
+
+    summary = RunSummary(run_id="r2", out="data/out", inputs=["in"])
+    summary.status = Counter({"skipped_unchanged": 6})
+    text = render_markdown(summary)
+    assert "None" not in text and "0.0%" not in text
+    assert "Nothing annotated" in text
