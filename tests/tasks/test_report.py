@@ -168,29 +168,13 @@ def test_top_entities_leave_out_spans_that_name_nothing(tmp_path: Path) -> None:
     rows = [("دولار", "MISC")] * 3 + [("رحمه الله", "MISC"), ("كأس العالم", "MISC")]
     extra = pa.Table.from_pylist(
         [
-            {
-                "article_id": "a1",
-                "sentence_index": 0,
-                "token_start": 0,
-                "token_end": 1,
-                "text": t,
-                "label": lab,
-            }
+            {"article_id": "a1", "sentence_index": 0, "token_start": 0, "token_end": 1,
+             "text": t, "label": lab}
             for t, lab in rows
         ],
-        schema=pa.schema(
-            [
-                ENTITIES.field(n)
-                for n in (
-                    "article_id",
-                    "sentence_index",
-                    "token_start",
-                    "token_end",
-                    "text",
-                    "label",
-                )
-            ]
-        ),
+        schema=pa.schema([ENTITIES.field(n) for n in
+                          ("article_id", "sentence_index", "token_start", "token_end",
+                           "text", "label")]),
     )
     write_parquet(extra, "entities", out / "entities" / "part-test-00001.parquet", WriteConfig())
     r = build_report(out)
