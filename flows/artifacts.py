@@ -147,6 +147,8 @@ class RunSummary:
 def render_markdown(summary: RunSummary) -> str:
     """The run summary: outcome first, then details."""
     s = summary.status
+    # A run that annotated nothing (every input unchanged) has no rate (issue 26).
+    oov = f"{summary.oov_rate:.1%}" if summary.tokens else "-"
     labels = ", ".join(f"{lab} {n}" for lab, n in sorted(summary.entity_labels.items()))
     lines = [
         f"# akhbar run `{summary.run_id}`: {summary.outcome}",
@@ -155,7 +157,7 @@ def render_markdown(summary: RunSummary) -> str:
         f"{s.get('failed', 0)} failed** "
         f"({s.get('skipped_unchanged', 0)} unchanged inputs skipped): "
         f"{summary.articles} articles, {summary.tokens} tokens, OOV rate "
-        f"{summary.oov_rate:.1%}, {summary.entities} entities"
+        f"{oov}, {summary.entities} entities"
         + (f" ({labels})" if labels else "")
         + f", in {summary.duration_s:.1f} s.",
         "",
@@ -164,7 +166,7 @@ def render_markdown(summary: RunSummary) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {s.get('ok', 0)} | {s.get('skipped_unchanged', 0)} | {s.get('quarantined', 0)} | "
         f"{s.get('failed', 0)} | {summary.articles} | {summary.sentences} | {summary.tokens} | "
-        f"{summary.oov_rate:.1%} | {summary.entities} | {summary.duration_s:.1f} s |",
+        f"{oov} | {summary.entities} | {summary.duration_s:.1f} s |",
         "",
         f"Output: [{summary.out}]({Path(summary.out).resolve().as_uri()})"
         + (
@@ -217,11 +219,16 @@ def render_markdown(summary: RunSummary) -> str:
         "|---|---:|",
     ]
     lines += [f"| {k} | {v:.2f} |" for k, v in summary.seconds.items()]
-    lines += [
-        "",
-        f"Batches: {summary.batches}. Morphology: `{summary.morph_source}`, "
-        f"NER: `{summary.ner_method}`, dialect: `{summary.dialect_method}`.",
+    used = [
+        f"{what}: `{value}`"
+        for what, value in (
+            ("Morphology", summary.morph_source),
+            ("NER", summary.ner_method),
+            ("dialect", summary.dialect_method),
+        )
+        if value
     ]
+    lines += ["", f"Batches: {summary.batches}. " + (", ".join(used) or "Nothing annotated") + "."]
     return "\n".join(lines)
 
 

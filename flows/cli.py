@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the pipeline on news files",
         description="Run fetch -> clean -> segment -> annotate -> write on INPUTs and "
-        "publish the files/articles/sentences/tokens/entities tables under --out.",
+        "publish the files/articles/sentences/tokens/entities/stories tables under --out. "
+        "Exit codes: 0 when the run completed (also when some inputs were quarantined "
+        "or failed: see `akhbar status`), 1 when no input could be processed, 2 for a bad "
+        "option or missing data, before any work.",
     )
     run.add_argument(
         "inputs",
@@ -137,14 +140,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("out", help="dataset directory")
 
     schema = sub.add_parser("schema", help="print table schemas with field descriptions")
-    schema.add_argument("table", nargs="?", help="files, articles, sentences, tokens or entities")
+    schema.add_argument(
+        "table", nargs="?", help="files, articles, sentences, tokens, entities or stories"
+    )
 
     query = sub.add_parser(
         "query",
         help="run SQL (DuckDB) over a dataset",
         description="Run SQL over a dataset's tables, registered as DuckDB views: files, "
-        "articles, sentences, tokens, entities (and files_latest: one row per input, its "
-        "latest outcome).",
+        "articles, sentences, tokens, entities, stories (and files_latest: one row per "
+        "input, its latest outcome).",
     )
     query.add_argument("out", help="dataset directory")
     query.add_argument("sql", help='SQL, e.g. "select count(*) from articles"')
@@ -244,11 +249,39 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _validation_message(exc) -> str:
+# Parameter (pydantic location) -> the ``akhbar run`` option it comes from (issue 26).
+_FLAGS = {
+    "inputs": ("INPUT", "inputs"),
+    "out": ("--out", "out"),
+    "batch_size": ("--batch-size", "batch_size"),
+    "workers": ("--workers", "workers"),
+    "dask_address": ("--dask-address", "dask_address"),
+    "fetch.max_file_bytes": ("--max-file-mb", "max_file_mb"),
+    "clean.min_arabic_ratio": ("--min-arabic-ratio", "min_arabic_ratio"),
+    "annotate.morphology": ("--morphology", "morphology"),
+    "annotate.ner": ("--ner", "ner"),
+    "annotate.dialect": ("--dialect", "dialect"),
+    "dedup.threshold": ("--dedup-threshold", "dedup_threshold"),
+    "dedup.story_threshold": ("--story-threshold", "story_threshold"),
+    "dedup.story_containment": ("--story-containment", "story_containment"),
+}
+
+
+def _validation_message(exc, args: argparse.Namespace | None = None) -> str:
+    """Pydantic's errors in the user's terms: the option as typed and its value."""
+    import math
+
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}={err.get('input')!r}: {err['msg']}")
+        flag, dest = _FLAGS.get(loc, (loc, None))
+        value = getattr(args, dest, err.get("input")) if dest else err.get("input")
+        msg = err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        if isinstance(value, float):
+            if math.isnan(value):
+                msg = "must be a number"
+            value = f"{value:g}"
+        parts.append(f"{flag} {value}: {msg}")
     return "; ".join(parts)
 
 
@@ -262,13 +295,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         params = _params_from_args(args)
         from tasks import fetch, store
+        from tasks.annotate import check_annotators
 
+        check_annotators(params.annotate)  # data an option needs, before any work (issue 26)
         fetch.discover_sources(params.inputs, params.fetch)
+        for warning in fetch.unmatched_inputs(params.inputs, params.fetch):
+            print(f"akhbar: warning: {warning}", file=sys.stderr)
         # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
         store.check_unlocked(params.out)
         store.check_output_dir(params.out)
     except ValidationError as exc:
-        return _usage_error(_validation_message(exc))
+        return _usage_error(_validation_message(exc, args))
     except AkhbarError as exc:
         return _usage_error(str(exc))
 
@@ -331,11 +368,24 @@ def _console_log_level(args: argparse.Namespace, tty: bool) -> str | None:
     return os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 
+def _not_a_dataset(out: str) -> str | None:
+    """Why ``out`` cannot be read as a dataset (None when it can), for status/query/report."""
+    from tasks.errors import ConfigError
+    from tasks.store import check_dataset
+
+    try:
+        check_dataset(out)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from flows.console import print_status
 
-    if not Path(args.out).is_dir():
-        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     print_status(args.out)
     return EXIT_OK
 
@@ -362,6 +412,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     from tasks.errors import ConfigError
     from tasks.report import connect_dataset
 
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     try:
         cur = connect_dataset(args.out, args.as_of).execute(args.sql)
     except (FileNotFoundError, ConfigError) as exc:
@@ -392,8 +445,9 @@ def _print_result(cur, columns: list[str], args: argparse.Namespace) -> int:
             record = dict(zip(columns, row, strict=True))
             print(json.dumps(record, ensure_ascii=False, default=str))
         return EXIT_OK
-    from rich.console import Console as RichConsole
     from rich.table import Table
+
+    from flows.console import output_console
 
     rows = cur.fetchmany(args.max_rows + 1)
     table = Table(show_header=True, header_style="bold")
@@ -402,7 +456,7 @@ def _print_result(cur, columns: list[str], args: argparse.Namespace) -> int:
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for row in rows[: args.max_rows]:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console = RichConsole(soft_wrap=False)
+    console = output_console(soft_wrap=False)
     console.print(table)
     more = (
         " (more not shown: raise --max-rows or use --format csv)"
@@ -420,8 +474,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tasks.report import write_report
     from tasks.store import read_run_logs
 
-    if not Path(args.out).is_dir():
-        return _usage_error(f"dataset directory {args.out!r} does not exist")
+    error = _not_a_dataset(args.out)
+    if error:
+        return _usage_error(error)
     path = write_report(args.out, args.html, runs=read_run_logs(args.out))
     print(path)
     return EXIT_OK

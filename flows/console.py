@@ -102,7 +102,8 @@ class Console:
             ("articles", result["articles"]),
             ("sentences", result["sentences"]),
             ("tokens", result["tokens"]),
-            ("OOV rate", f"{result['oov_rate']:.1%}"),
+            # Nothing annotated (every input unchanged): no rate to give (issue 26).
+            ("OOV rate", f"{result['oov_rate']:.1%}" if result["tokens"] else "-"),
             ("entities", result["entities"]),
             ("duration", f"{result['duration_s']:.1f} s"),
         ]
@@ -121,30 +122,52 @@ class Console:
                 "entities: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(result["entity_labels"].items()))
             )
+        used = [
+            f"{what} {result[key]}"
+            for what, key in (("morphology", "morph_source"), ("NER", "ner_method"))
+            if result.get(key)
+        ]
         out.print(
             f"duplicates: exact {result.get('exact_duplicates', 0)}, "
             f"near {result.get('near_duplicates', 0)}; "
-            f"morphology {result.get('morph_source')}, NER {result.get('ner_method')}"
+            + (", ".join(used) if used else "nothing annotated in this run")
         )
         if result.get("orchestration", "prefect") != "prefect":
             # issue 21: a run with nothing to do starts neither Prefect nor a worker
             out.print(f"orchestration: {result['orchestration']} (no Prefect flow run)")
 
 
+def output_console(**kwargs: Any):
+    """A rich console for stdout: the terminal's width, or unbounded when piped.
+
+    Off a terminal rich assumes 80 columns and squeezes tables into them; a pipe or a
+    file has no width, so nothing is cut or wrapped there (issue 26).
+    """
+    from rich.console import Console as RichConsole
+
+    width = None if sys.stdout.isatty() else 10_000
+    return RichConsole(file=sys.stdout, width=width, **kwargs)
+
+
 def print_status(out: str) -> None:
     """Runs, last successful commit, and counts per status and reason of a dataset."""
     import pyarrow.compute as pc
-    from rich.console import Console as RichConsole
     from rich.table import Table
 
     from tasks.store import read_run_logs, read_table
 
-    console = RichConsole(soft_wrap=True)
+    console = output_console(soft_wrap=True)
     logs = read_run_logs(out)
     runs = Table(title=f"runs of {out}")
     for col in ("run", "status", "files", "articles", "tokens", "seconds"):
-        # Run ids are what users copy into queries: never cut them.
-        runs.add_column(col, no_wrap=col == "run", min_width=23 if col == "run" else None)
+        # Run ids are what users copy into queries: never cut them; a narrow terminal
+        # wraps the other cells instead of cutting them ("quarant…", issue 26).
+        runs.add_column(
+            col,
+            no_wrap=col == "run",
+            min_width=23 if col == "run" else None,
+            overflow="fold",
+        )
     for log in logs:
         runs.add_row(
             log.get("run_id", "?"),
@@ -181,7 +204,7 @@ def print_status(out: str) -> None:
         ):
             counts = Table(title=title)
             for col in ("status", "reason", "count"):
-                counts.add_column(col)
+                counts.add_column(col, overflow="fold")
             tally = Counter((r["status"], r["reason"] or "") for r in group)
             for (status, reason), n in tally.most_common():
                 counts.add_row(status, reason, str(n))
@@ -190,6 +213,9 @@ def print_status(out: str) -> None:
         table = read_table(out, name, ["article_id"])
         n_art = len(pc.unique(table.column("article_id"))) if table.num_rows else 0
         console.print(f"{name}: {table.num_rows} rows ({n_art} articles)")
+    stories = read_table(out, "stories", ["merged_into"])
+    current = stories.column("merged_into").null_count
+    console.print(f"stories: {stories.num_rows} rows ({current} current, not merged)")
 
 
 class LiveRun:

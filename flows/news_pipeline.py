@@ -29,6 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import artifacts, stages
 from flows.pool import CURRENT, ChunkPool, choose_workers, cpu_count, in_pool, local_bytes
 from flows.run import open_run
+from tasks.annotate import check_annotators
 from tasks.config import PipelineParams
 from tasks.errors import TransientError
 from tasks.store import BatchSpec
@@ -121,8 +122,9 @@ def news_pipeline(params: PipelineParams) -> dict:
     from flows.runtime import prepare_environment
 
     prepare_environment()
+    check_annotators(params.annotate)  # data an option needs, before any work (issue 26)
     logger = get_run_logger()
-    with open_run(params, logger) as run:
+    with open_run(params, logger, quiet_warnings=LISTENER.progress is not None) as run:
         summary = run.summary
         workers = run_workers(params, run.pending())
         summary.workers = workers

@@ -69,7 +69,10 @@ def plan_batches(sources: list[fetch.Source], batch_size: int) -> list[list[str]
 
 @contextmanager
 def open_run(
-    params: PipelineParams, logger: Logger, only_if_unchanged: bool = False
+    params: PipelineParams,
+    logger: Logger,
+    only_if_unchanged: bool = False,
+    quiet_warnings: bool = False,
 ) -> Iterator[OpenRun | None]:
     """Lock the dataset and plan the run; on exit, finish its stories and run log.
 
@@ -80,6 +83,9 @@ def open_run(
     run_id = store.new_run_id()
     out = str(store.check_output_dir(params.out))
     sources = fetch.discover_sources(params.inputs, params.fetch)
+    for warning in fetch.unmatched_inputs(params.inputs, params.fetch):
+        # The CLI has printed it already (quiet); a deployment's run shows it as a warning.
+        (logger.info if quiet_warnings else logger.warning)(warning)
     summary = artifacts.RunSummary(run_id=run_id, out=out, inputs=params.inputs)
     with store.acquire_lock(out, run_id) as lock:
         if lock.replaced:
@@ -133,7 +139,7 @@ def run_if_unchanged(params: PipelineParams, logger: Logger | None = None) -> di
     logger = logger or logging.getLogger("akhbar.run")
     if params.full_refresh:
         return None
-    with open_run(params, logger, only_if_unchanged=True) as run:
+    with open_run(params, logger, only_if_unchanged=True, quiet_warnings=True) as run:
         if run is None:
             return None
         run.summary.orchestration = INLINE

@@ -143,10 +143,13 @@ def prefect_api():
     os.environ["PREFECT_API_URL"] = server.api_url  # read by Prefect when it is imported
     try:
         yield server
-        _drain_logs()
     finally:
+        # Also when the run failed: log lines left queued would otherwise be sent at exit
+        # to the stopped server, retried for over a minute ("Error logging to API").
+        _drain_logs()
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+        _stop_api_logging()
 
 
 def _drain_logs() -> None:
@@ -163,6 +166,28 @@ def _drain_logs() -> None:
         EventsWorker.drain_all(timeout=5)
     except Exception:  # noqa: BLE001
         pass
+
+
+def _stop_api_logging() -> None:
+    """Send no more log lines to an API that is gone (the temporary server has stopped)."""
+    try:
+        from prefect.logging.handlers import APILogHandler
+
+        for logger in _loggers():
+            for handler in list(logger.handlers):
+                if isinstance(handler, APILogHandler):
+                    logger.removeHandler(handler)
+    except Exception:  # noqa: BLE001 - best effort at shutdown
+        pass
+
+
+def _loggers():
+    import logging
+
+    yield logging.getLogger()
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):
+            yield logger
 
 
 def set_console_log_level(level: str | None) -> None:

@@ -14,6 +14,7 @@ reason) or crash. Here, in the flow process and before the batch is published:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,7 +73,7 @@ def settle_batch(
     files = finish_files(spec, fetched_files, kept, rejected, broken)
     processed = [r["file_id"] for r in files.to_pylist() if r["status"] != "skipped_unchanged"]
     replace = sorted(set(processed) & set(had_rows))
-    dup_stats = assign_duplicates(spec, parts, replace) if spec.params.dedup.enabled else {}
+    dup_stats = assign_duplicates(spec, parts, replace, assign=spec.params.dedup.enabled)
     for k, ids in parts:
         table = _with_columns_of(load_stage(spec.path("articles", k)), ids)
         write_batch({"articles": table}, spec.stage_dir, spec.part(k), spec.params.write)
@@ -156,9 +157,14 @@ def finish_files(
         fid = row["file_id"]
         rej = rejected.get(fid, {})
         row["n_articles"] = kept.get(fid, 0)
-        row["n_rejected"] = (row.get("n_rejected") or 0) + sum(rej.values())
+        at_read = row.get("n_rejected") or 0
+        row["n_rejected"] = at_read + sum(rej.values())
         row["run_id"], row["batch_id"] = spec.run_id, spec.batch_id
         where = row["source_uri"] + (f" member {row['member']!r}" if row["member"] else "")
+        if rej and row["status"] == "ok" and row["n_articles"]:
+            row["message"] = rejected_message(
+                row["message"], at_read, rej, row["n_articles"], where
+            )
         if fid in broken:
             row["status"], row["reason"] = "failed", Reason.PROCESSING_ERROR.value
             row["message"] = f"{where}: processing failed: {broken[fid]}"
@@ -174,6 +180,33 @@ def finish_files(
     for row in rows:
         row["processed_at"] = now
     return pa.Table.from_pylist(rows)
+
+
+# fetch's note on records it could not read: "<name>: 2 of 6 records rejected: ...".
+_READ_REJECTS = re.compile(r"(?P<n>\d+) of (?P<total>\d+) records rejected")
+
+
+def rejected_message(
+    message: str | None, at_read: int, rejected: dict, kept: int, where: str
+) -> str:
+    """A usable file's message, with the records cleaning left out counted and named.
+
+    fetch's note counts the records it could not read; cleaning then leaves out others
+    (``not_arabic``, ``empty_after_clean``). The words must agree with ``n_rejected``
+    (issue 26): the count is restated with both, and each cleaning reason is named.
+
+    >>> rejected_message("a: 2 of 6 records rejected: line 2: x", 2, {"not_arabic": 1}, 3, "a")
+    'a: 3 of 6 records rejected: line 2: x; 1 not_arabic'
+    """
+    n_clean = sum(rejected.values())
+    what = ", ".join(f"{n} {reason}" for reason, n in sorted(rejected.items()))
+    m = _READ_REJECTS.search(message or "")
+    if message and m and int(m["n"]) == at_read:
+        total = at_read + n_clean
+        restated = f"{total} of {m['total']} records rejected"
+        return f"{message[: m.start()]}{restated}{message[m.end():]}; {what}"
+    note = f"{where}: {n_clean} of {n_clean + kept} articles left out: {what}"
+    return f"{message}; {note}" if message else note
 
 
 def quarantine_late(spec: BatchSpec, row: dict) -> None:
@@ -251,7 +284,8 @@ def content_counts(tables: dict[str, pa.Table]) -> dict:
     ents, toks = tables["entities"], tables["tokens"]
     punct = pc.sum(pc.equal(toks.column("upos").cast(pa.string()), "PUNCT")).as_py() or 0
     labels = ents.column("label").cast(pa.string()).to_pylist()
-    top = Counter(zip(ents.column("text").to_pylist(), labels, strict=True))
+    names = ents.column("name" if "name" in ents.column_names else "text").to_pylist()
+    top = Counter(zip(names, labels, strict=True))  # by name: للبنك and البنك together
     return {
         "sentences": tables["sentences"].num_rows,
         "tokens": toks.num_rows,

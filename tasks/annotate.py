@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from tasks.clean import normalize_ar
 from tasks.config import AnnotateConfig
-from tasks.errors import SchemaError
+from tasks.errors import ConfigError, SchemaError
 from tasks.schemas import ARTICLE_COLUMNS, ENTITIES, TOKENS, conform
 
 _ARABIC = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
@@ -145,6 +145,7 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
     if config.ner == "none" or not sentences:
         return ENTITIES.empty_table(), None
     from tasks.entities import recognize_entities, resolve_ner_method
+    from tasks.entities.spans import entity_name
 
     method = resolve_ner_method(config.ner)
     docs = tokens.column("article_id").take(pa.array(starts)).to_pylist()
@@ -181,6 +182,7 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
         rows["char_start"].append(start)
         rows["char_end"].append(end)
         rows["text"].append(texts[article][start:end])
+        rows["name"].append(entity_name(rows["text"][-1]))
         rows["label"].append(sp.label)
         rows["method"].append(sp.method)
         rows["score"].append(sp.score)
@@ -206,6 +208,29 @@ def _article_columns(articles: pa.Table, tokens: pa.Table, config: AnnotateConfi
     articles = set_column(articles, "dialect", pa.array([lab for lab, _ in labels], pa.string()))
     articles = set_column(articles, "dialect_method", pa.array([m for _, m in labels], pa.string()))
     return articles, method
+
+
+def check_annotators(config: AnnotateConfig) -> None:
+    """Fail before any work when a chosen annotator's data is not installed (issue 26).
+
+    ``auto`` modes never fail here (they fall back to what ships); an explicit
+    ``calima-msa-r13``, ``camelbert`` or ``camel-did`` without camel-tools' data does.
+
+    Raises:
+        ConfigError: one line naming the option, what is missing and the command that
+            installs it.
+    """
+    from tasks.camel_env import missing_official_data
+
+    chosen = {
+        "--morphology calima-msa-r13": config.morphology == "calima-msa-r13",
+        "--ner camelbert": config.ner == "camelbert",
+        "--dialect camel-did": config.dialect == "camel-did",
+    }
+    for option, used in chosen.items():
+        problem = missing_official_data(option) if used else None
+        if problem:
+            raise ConfigError(problem)
 
 
 def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:

@@ -12,6 +12,7 @@ Nothing here imports camel-tools, so it is cheap to call from anywhere.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -96,6 +97,44 @@ def _dataset_dir(component: str, dataset: str | None) -> Path | None:
         return data_dir / "data" / entry["datasets"][name]["path"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+# What an option needs, and the camel_data package that installs it (camel-tools 1.6
+# catalogue: `light` holds the calima-msa-r13 morphology DB and its MLE disambiguator).
+OFFICIAL = {
+    "--morphology calima-msa-r13": (
+        "MorphologyDB", "calima-msa-r13", "its calima-msa-r13 morphology DB", "light",
+        "--morphology bama",
+    ),
+    "--ner camelbert": (
+        "NamedEntityRecognition", None, "its CAMeLBERT NER model", "ner-arabert", "--ner model",
+    ),
+    "--dialect camel-did": (
+        "DialectID", None, "its DialectID model", "dialectid-default", "--dialect rules",
+    ),
+}
+
+
+def missing_official_data(option: str) -> str | None:
+    """Why ``option`` cannot run here, with the commands that fix it (None when it can).
+
+    ``option`` is a key of ``OFFICIAL`` (as the user types it). One line, meant for
+    ``akhbar run`` to print before any work (issue 26).
+    """
+    component, dataset, what, package, instead = OFFICIAL[option]
+    steps = []
+    if importlib.util.find_spec("camel_tools") is None:
+        steps.append("`pip install camel-tools`")
+    if option == "--dialect camel-did" and importlib.util.find_spec("kenlm") is None:
+        steps.append("`pip install kenlm`")
+    if not official_data_available(component, dataset):
+        steps.append(f"`camel_data -i {package}`")
+    if not steps:
+        return None
+    return (
+        f"{option} needs camel-tools' data ({what}), which is not installed: "
+        f"install it with {' and '.join(steps)}, or use {instead}"
+    )
 
 
 def official_data_available(component: str, dataset: str | None = None) -> bool:

@@ -193,7 +193,8 @@ def parse_news_txt(text: str) -> list[ParsedArticle]:
 
     Layout: title line, ``تاريخ النشر:`` date line, ``site ا dateline`` line, body
     paragraphs, an ``المصدر:`` source line, then ``إقرأ أيضاً:`` followed by
-    related articles (each a title line and paragraphs). Boilerplate lines are dropped.
+    related articles (each a title line and paragraphs), which take the file's source
+    unless they name their own. Boilerplate lines are dropped.
     """
     lines = [ln for ln in (clean_line(x) for x in text.splitlines()) if ln]
     lines = [ln for ln in lines if not _BOILERPLATE.match(ln)]
@@ -231,7 +232,12 @@ def parse_news_txt(text: str) -> list[ParsedArticle]:
             parts[-1] += current  # a photo caption closing the last article, not another
         else:
             parts.append(current)
-    return articles + [_related(part) for part in parts]
+    related = [_related(part) for part in parts]
+    for art in related:
+        # A related article is on the same site as the file (issue 26): without it the
+        # report listed it under "(unknown)".
+        art.source_name = art.source_name or main.source_name
+    return articles + related
 
 
 def _related(lines: list[str]) -> ParsedArticle:

@@ -151,11 +151,9 @@ def resolve_dialect_method(choice: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _camel_did() -> Any:
     if not camel_did_available():
-        raise EnvironmentError_(
-            "dialect method 'camel-did' needs camel-tools' DialectID model (and kenlm), which "
-            "is not installed; install camel-tools' data with `camel_data -i full` or use "
-            "--dialect rules"
-        )
+        from tasks.camel_env import missing_official_data
+
+        raise EnvironmentError_(missing_official_data("--dialect camel-did"))
     from tasks.camel_env import ensure_camel_data
 
     ensure_camel_data()

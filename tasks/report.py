@@ -94,6 +94,14 @@ def _plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+# Top lemmas are content words: من، في، أن، على would fill the list otherwise (issue 26).
+CONTENT_UPOS = ("NOUN", "PROPN", "VERB", "ADJ")
+# Rows of an exact duplicate (its original is counted already), for a table aliased e.
+_NOT_A_DUPLICATE = (
+    "e.article_id not in (select article_id from articles where duplicate_of is not null)"
+)
+
+
 @dataclass
 class Report:
     """Figures of a dataset, as small lists of rows ready to render."""
@@ -152,16 +160,21 @@ def build_report(
         )[0][0],
         "rejected_articles": rows("select coalesce(sum(n_rejected), 0) from files_latest")[0][0],
     }
+    totals["undated"] = rows("select count(*) from articles where published_date is null")[0][0]
     from tasks.entities.gazetteers import names_nothing
 
     per_label = {}
     keep = max(top_n // 2, 5)
+    columns = {r[0] for r in rows("select column_name from (describe entities)")}
+    name = "coalesce(e.name, e.text)" if "name" in columns else "e.text"
     for (label,) in rows("select distinct label from entities order by label"):
         # ANERcorp's MISC takes in currencies and the divine name (دولار, الله); the top
         # lists are about the day's names, so spans that name nothing are left out here.
+        # Mentions count by name (للبنك and البنك together) and an exact duplicate's
+        # once, with its original's (issue 26).
         ranked = rows(
-            f"select text, count(*) n from entities where label = '{label}' "
-            f"group by text order by n desc, text limit {keep * 4}"
+            f"select {name} nm, count(*) n from entities e where e.label = '{label}' "
+            f"and {_NOT_A_DUPLICATE} group by nm order by n desc, nm limit {keep * 4}"
         )
         per_label[label] = [(t, n) for t, n in ranked if not names_nothing(t)][:keep]
     return Report(
@@ -204,7 +217,8 @@ def build_report(
         top_lemmas=rows(
             f"""
             select lemma, any_value(upos) upos, coalesce(any_value(gloss), '') gloss, count(*) n
-            from tokens where is_arabic and lemma is not null and not is_oov
+            from tokens e where is_arabic and lemma is not null and not is_oov
+            and upos in ({", ".join(repr(u) for u in CONTENT_UPOS)}) and {_NOT_A_DUPLICATE}
             group by lemma order by n desc, lemma limit {top_n}
             """
         ),
@@ -447,6 +461,7 @@ def render_html(report: Report) -> str:
         ("OOV rate", f"{t['oov_rate']:.1%}"),
         ("entities", t["entities"]),
         ("duplicates", t["duplicates"]),
+        ("undated", t.get("undated", 0)),
     ]
     parts = [
         "<!doctype html>",
@@ -473,8 +488,17 @@ def render_html(report: Report) -> str:
             chart_by_source(report.by_source),
             "</div></div>",
         ]
-    if report.by_day:
-        parts += ["<h2>Articles per day</h2>", chart_by_day(report.by_day)]
+    undated = t.get("undated", 0)
+    if report.by_day or undated:
+        parts += ["<h2>Articles per day</h2>"]
+        if report.by_day:
+            parts.append(chart_by_day(report.by_day))
+        if undated:
+            # Issue 26: an article without a date is in no day's bar; say how many.
+            parts.append(
+                f'<p id="undated">{undated:,} of {t["articles"]:,} articles have no '
+                "publication date and are in no day above.</p>"
+            )
     if report.tokens_per_article:
         q = _quantiles(report.tokens_per_article)
         parts += [

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.1"  # 1.1: published_date, source_name on sentences/tokens/entities
+# 1.1: published_date, source_name on sentences/tokens/entities; entities.name
+SCHEMA_VERSION = "1.1"
 
 # Reason codes and statuses are data, not exceptions (see tasks/errors.py).
 FILE_STATUSES = ("ok", "skipped_unchanged", "quarantined", "failed")
@@ -139,7 +140,12 @@ TOKENS = _schema(
         _f("pos", _DSTR, "camel-tools POS tag of the chosen analysis (noun, verb, noun_prop, ...)"),
         _f("upos", _DSTR, "Universal Dependencies UPOS tag"),
         _f("diac", _STR, "Diacritized form of the chosen analysis"),
-        _f("gloss", _STR, "English gloss of the chosen reading's stem (no clitic glosses)"),
+        _f(
+            "gloss",
+            _STR,
+            "English gloss of the chosen reading's stem (no clitic glosses); "
+            "NOAN (no analysis) for an unknown word",
+        ),
         _f("bw", _STR, "Buckwalter morphological tag of the chosen analysis"),
         _f("d3tok", _STR, "D3 tokenization (clitics split with +)"),
         _f("is_oov", pa.bool_(), "Only the backoff analysis exists"),
@@ -159,6 +165,12 @@ ENTITIES = _schema(
         _f("char_start", _I32, "Start offset into articles.text, after any attached clitic"),
         _f("char_end", _I32, "End offset (exclusive) into articles.text"),
         _f("text", _STR, "Entity text (articles.text[char_start:char_end])"),
+        _f(
+            "name",
+            _STR,
+            "The name the text stands for: diacritics dropped, a kept ل+ال proclitic "
+            "read as the article (للبنك الدولي -> البنك الدولي); count and group by it",
+        ),
         _f("label", _DSTR, "PER, LOC, ORG or MISC"),
         _f("method", _DSTR, "How it was found (rules, camelbert)"),
         _f("score", pa.float32(), "Confidence in [0, 1]"),

@@ -131,6 +131,8 @@ class DedupIndex:
     _first_exact: dict[str, int] = field(default_factory=dict)
     _n_saved: int = 0
     _n_merges_saved: int = 0
+    # Segments of the index before ``retain`` rewrote it: removed once a save replaces them.
+    _stale_segments: list[str] = field(default_factory=list)
     _bands: tuple[int, int] = (0, 0)
     # LSH tables: sorted band keys + positions for loaded rows, dicts for rows added since.
     _base_keys: list[np.ndarray] = field(default_factory=list)
@@ -162,6 +164,16 @@ class DedupIndex:
             index._n_merges_saved = len(index.merges)
         index._build_lsh()
         return index
+
+    @staticmethod
+    def exists(out_dir: str) -> bool:
+        """Whether ``out_dir`` holds a saved index."""
+        return os.path.exists(os.path.join(out_dir, INDEX_DIR, _MANIFEST))
+
+    def entry(self, article_id: str) -> _Entry | None:
+        """The links recorded for an indexed article (None if it is not indexed)."""
+        pos = self._pos.get(article_id)
+        return self.entries[pos] if pos is not None else None
 
     def _check_manifest(self, manifest: dict, path: str) -> None:
         want = {
@@ -430,6 +442,110 @@ class DedupIndex:
             self.sigs[n - 1] = sig
             self.has_sig[n - 1] = True
 
+    def retain(self, keep: set[str]) -> int:
+        """Forget every article not in ``keep``; recompute the links that pointed at one.
+
+        Called at commit time with the articles the dataset holds once the batch is
+        committed (issue 26): an edited input's old version, a removed record, or the
+        rows of a killed run leave the index, so no link can point at them. What pointed
+        at a forgotten article is recomputed over the articles that stay, in their
+        order: ``duplicate_of`` and ``near_duplicate_of`` by the rules of ``assign``
+        (over every earlier article, not only LSH candidates), and a story whose founder
+        left is renamed after its oldest remaining article (which becomes its canonical
+        article), so every ``story_id`` is an article of the dataset.
+
+        Returns:
+            How many articles were forgotten.
+        """
+        n = len(self.ids)
+        stay = np.fromiter((aid in keep for aid in self.ids), dtype=bool, count=n)
+        if stay.all():
+            return 0
+        idx = np.flatnonzero(stay)
+        self.ids = [self.ids[i] for i in idx]
+        self.exact_hashes = [self.exact_hashes[i] for i in idx]
+        self.entries = [self.entries[i] for i in idx]
+        self.numbers = [self.numbers[i] for i in idx]
+        self.sigs = self.sigs[:n][idx]
+        self.has_sig = self.has_sig[:n][idx]
+        self.n_shingles = self.n_shingles[:n][idx]
+        self._pos = {aid: k for k, aid in enumerate(self.ids)}
+        self._first_exact = {}
+        for k, h in enumerate(self.exact_hashes):
+            if h is not None:
+                self._first_exact.setdefault(h, k)
+        for k, entry in enumerate(self.entries):
+            if _gone(entry.duplicate_of, self._pos) or _gone(entry.near_duplicate_of, self._pos):
+                self.entries[k] = self._links_before(k, entry.story_id)
+        self._rename_orphan_stories()
+        self._build_lsh()
+        self._n_saved = 0  # the next save rewrites the whole index
+        self.segments, self._stale_segments = [], self.segments + self._stale_segments
+        return n - len(self.ids)
+
+    def _links_before(self, pos: int, story_id: str) -> _Entry:
+        """The exact and near-duplicate links of the article at ``pos``, over earlier ones."""
+        h = self.exact_hashes[pos]
+        first = self._first_exact.get(h) if h is not None else None
+        if first is not None and first < pos:
+            return _Entry(self.ids[first], None, story_id, None)
+        if not self.has_sig[pos] or pos == 0:
+            return _Entry(None, None, story_id, None)
+        earlier = np.flatnonzero(self.has_sig[:pos])
+        sims = (self.sigs[earlier] == self.sigs[pos]).mean(axis=1)
+        keep = sims >= self.config.threshold
+        if not keep.any():
+            return _Entry(None, None, story_id, None)
+        cand, sims = earlier[keep], sims[keep]
+        best = np.lexsort((cand, -sims))[0]
+        return _Entry(None, self.ids[int(cand[best])], story_id, float(sims[best]))
+
+    def _rename_orphan_stories(self) -> None:
+        """Give every story whose founder was forgotten a founder that is still here.
+
+        A story keeps its oldest remaining article as its id; one left with no article
+        of its own disappears, and stories merged into it follow the oldest of them.
+        """
+        resolved = {s: self.canonical_story(s) for s in list(self.merges)}
+        own_first: dict[str, int] = {}
+        for k, entry in enumerate(self.entries):
+            own_first.setdefault(entry.story_id, k)
+        stories = set(own_first) | set(resolved) | set(resolved.values())
+        rename: dict[str, str | None] = {}
+        for story in stories:
+            if story in self._pos:
+                continue
+            first = own_first.get(story)
+            rename[story] = self.ids[first] if first is not None else None
+        if not rename:
+            return
+
+        def new(story: str) -> str | None:
+            return rename.get(story, story)
+
+        for k, entry in enumerate(self.entries):
+            if entry.story_id in rename:
+                self.entries[k] = _Entry(
+                    entry.duplicate_of, entry.near_duplicate_of, new(entry.story_id),
+                    entry.similarity,
+                )
+        groups: dict[str, list[str]] = {}
+        for story, root in resolved.items():
+            groups.setdefault(root, []).append(story)
+        merges: dict[str, str] = {}
+        for root, members in groups.items():
+            names = [m for m in (new(s) for s in members) if m is not None]
+            target = new(root)
+            if target is None:  # the root had no article left: its oldest merged story leads
+                if not names:
+                    continue
+                target = min(names, key=self._pos.__getitem__)
+            for name in names:
+                if name != target:
+                    merges[name] = target
+        self.merges = merges
+        self._n_merges_saved = -1  # saved with the rewritten index
+
     def story_merges(self) -> pa.Table:
         """Stories merged into older ones: ``story_id`` -> canonical ``merged_into``."""
         keys = sorted(self.merges)
@@ -483,8 +599,8 @@ class DedupIndex:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, os.path.join(self.root, _MANIFEST))
-        old = set(self.segments) - set(segments)
-        self.segments = segments
+        old = (set(self.segments) | set(self._stale_segments)) - set(segments)
+        self.segments, self._stale_segments = segments, []
         self._n_saved, self._n_merges_saved = n, len(self.merges)
         for name in old:  # only after the new manifest no longer lists them
             try:
@@ -520,6 +636,10 @@ class DedupIndex:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, os.path.join(self.root, name))
+
+
+def _gone(article_id: str | None, positions: dict[str, int]) -> bool:
+    return article_id is not None and article_id not in positions
 
 
 def _upgrade(table: pa.Table) -> pa.Table:

@@ -23,11 +23,9 @@ def camelbert_available() -> bool:
 @functools.lru_cache(maxsize=1)
 def _camelbert() -> Any:
     if not camelbert_available():
-        raise EnvironmentError_(
-            "NER method 'camelbert' needs camel-tools' NamedEntityRecognition model, which is "
-            "not installed; install camel-tools' data with `camel_data -i full` (the light "
-            "package has no NER model) or use --ner rules"
-        )
+        from tasks.camel_env import missing_official_data
+
+        raise EnvironmentError_(missing_official_data("--ner camelbert"))
     from tasks.camel_env import ensure_camel_data
 
     ensure_camel_data()

@@ -135,8 +135,10 @@ _TYPES_CACHED = 60_000
 def _forms(token: str) -> tuple[tuple[str, int], ...]:
     """(normalized form, letters skipped) for the token and its proclitic-stripped readings.
 
-    وبالرباط -> (وبالرباط,0), (بالرباط,1), (الرباط,2); للأمم -> ..., (الامم,1) with the
-    article's alef restored, since لل is ل + ال.
+    وبالرباط -> (وبالرباط,0), (بالرباط,1), (الرباط,2); للأمم -> ..., (الامم,0) with the
+    article's alef restored, since لل is ل + ال. That reading skips no letter of the
+    لل: the surface has no alef, so ل + ال stays whole (للبنك, never لبنك; issue 26)
+    and ``tasks.entities.spans.entity_name`` gives the name البنك.
     """
     n = token.translate(_FULL_TABLE)
     out = [(n, 0)]
@@ -148,7 +150,7 @@ def _forms(token: str) -> tuple[tuple[str, int], ...]:
         if len(b) > 3 and b[0] in "بلك":
             out.append((b[1:], s + 1))
             if b[0] == "ل" and b[1] == "ل":
-                out.append(("ا" + b[1:], s + 1))
+                out.append(("ا" + b[1:], s))
     return tuple(out)
 
 

@@ -17,7 +17,13 @@ from tasks.fetch.batch import (
     write_quarantine,
 )
 from tasks.fetch.formats import sniff_format
-from tasks.fetch.sources import Source, discover_sources, file_id_for, is_transient
+from tasks.fetch.sources import (
+    Source,
+    discover_sources,
+    file_id_for,
+    is_transient,
+    unmatched_inputs,
+)
 
 __all__ = [
     "FILES_COLUMNS",
@@ -27,6 +33,7 @@ __all__ = [
     "fetch_batch",
     "fetch_one_by_one",
     "file_id_for",
+    "unmatched_inputs",
     "is_transient",
     "is_unchanged",
     "read_input",

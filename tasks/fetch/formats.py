@@ -241,7 +241,8 @@ def _parse_jsonl(name: str, text: str) -> _Parsed:
             obj = json.loads(line)
         except ValueError as exc:
             bad_json += 1
-            rejected.append(f"line {lineno}: invalid JSON ({exc.msg})")
+            # The whole message: exc.msg alone stops at "Unterminated string starting at".
+            rejected.append(f"line {lineno}: invalid JSON ({exc})")
             continue
         try:
             recs.append(_record_from_obj(obj))

@@ -99,10 +99,12 @@ def discover_sources(inputs: list[str], config: FetchConfig) -> list[Source]:
 
     Hidden files and directories are skipped. Entries found inside a directory are
     returned even when they cannot be read (dangling symlink, no permission) so that
-    they become ``failed`` rows instead of being silently dropped.
+    they become ``failed`` rows instead of being silently dropped; so is a local path
+    that does not exist (a ``failed``/``not_found`` row, issue 26: ``unmatched_inputs``
+    tells the user).
 
     Raises:
-        ConfigError: a local path or glob matches nothing, naming the input.
+        ConfigError: a glob matches nothing, naming the input.
     """
     del config  # discovery needs no settings today; kept for a stable signature
     found: list[str] = []
@@ -125,7 +127,7 @@ def discover_sources(inputs: list[str], config: FetchConfig) -> list[Source]:
             for m in matches:
                 found.extend(_walk_dir(m) if os.path.isdir(m) else [m])
         else:
-            raise ConfigError(f"input {raw!r} does not exist")
+            found.append(path)  # missing: fetch records it as failed / not_found
     seen: set[str] = set()
     out = []
     for uri in found:
@@ -133,6 +135,27 @@ def discover_sources(inputs: list[str], config: FetchConfig) -> list[Source]:
             seen.add(uri)
             out.append(Source(uri))
     return out
+
+
+def unmatched_inputs(inputs: list[str], config: FetchConfig) -> list[str]:
+    """Warnings for the local inputs that give no file to read (issue 26).
+
+    A directory holding no input file (a scheduled run over an empty inbox is still a
+    success, but the user should know) and a path that does not exist (it gets a
+    ``failed``/``not_found`` row). Each warning names the input as given.
+    """
+    warnings = []
+    for raw in inputs:
+        inp = raw.strip()
+        if not inp or _is_url(inp) or _GLOB_CHARS.search(inp):
+            continue
+        path = os.path.abspath(os.path.expanduser(inp.removeprefix("file://")))
+        if os.path.isdir(path) and not _walk_dir(path):
+            warnings.append(f"input folder {raw!r} holds no input file: nothing to process")
+        elif not os.path.lexists(path):
+            warnings.append(f"input {raw!r} does not exist: it is recorded as failed (not_found)")
+    del config
+    return warnings
 
 
 def _discover_url(url: str) -> list[str]:

@@ -13,7 +13,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from tasks.camel_env import cache_dir, camel_data_dir, ensure_camel_data, official_data_available
+from tasks.camel_env import cache_dir, ensure_camel_data, official_data_available
 from tasks.errors import EnvironmentError_
 from tasks.morphology.bama import build_bama_db
 from tasks.morphology.ranker import TYPES_IN_MEMORY, Morphology
@@ -246,11 +246,9 @@ def load_morphology(choice: str, cache_size: int = TYPES_IN_MEMORY) -> Morpholog
         )
     if choice == "calima-msa-r13":
         if not official_data_available("MorphologyDB", "calima-msa-r13"):
-            raise EnvironmentError_(
-                "morphology 'calima-msa-r13' is not installed in "
-                f"{camel_data_dir()}; install it with `camel_data -i light` "
-                "or use --morphology bama"
-            )
+            from tasks.camel_env import missing_official_data
+
+            raise EnvironmentError_(missing_official_data("--morphology calima-msa-r13"))
         db_path, mle_path = _official_paths()
         analyzer = _open_analyzer(db_path, cache_size)
         mle = None

@@ -36,7 +36,14 @@ from tasks.store.lock import (
     describe_holder,
     lock_holder,
 )
-from tasks.store.reads import Snapshot, known_file_ids, load_manifest, read_table, snapshot
+from tasks.store.reads import (
+    Snapshot,
+    check_dataset,
+    known_file_ids,
+    load_manifest,
+    read_table,
+    snapshot,
+)
 from tasks.store.recovery import recover
 from tasks.store.runs import prune_reports, read_run_logs, write_run_log
 from tasks.store.staging import (
@@ -74,6 +81,7 @@ __all__ = [
     "Snapshot",
     "Version",
     "acquire_lock",
+    "check_dataset",
     "check_output_dir",
     "check_unlocked",
     "commit_batch",

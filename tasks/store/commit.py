@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.config import WriteConfig
+from tasks.store.staging import load_stage
 from tasks.store.tabledir import sync_table_dir
 from tasks.store.versions import (
     HISTORY,
@@ -60,8 +61,14 @@ COMMIT_ORDER = ("entities", "tokens", "sentences", "articles", "stories", "files
 UPSERT_KEYS = {"stories": "story_id"}
 JOURNAL = "COMMIT.json"
 _GROUP_SUFFIX = re.compile(r"-r?\d{4}$")
+# Article columns that point at other rows (articles, stories).
+LINKS = ("duplicate_of", "near_duplicate_of", "story_id")
+# Staged by the dedup assignment: published articles whose LINKS the commit rewrites
+# (``article_id`` + LINKS; issue 26).
+RELINK = "relink.arrow"
 
-Keep = Callable[[pa.Table], pa.Array] | None
+# What a rewritten part keeps of each row group: the rows as they go into the new part.
+Rows = Callable[[pa.Table], pa.Table] | None
 
 
 @dataclass
@@ -100,7 +107,8 @@ def commit_batch(
     killed one) are dropped in the same commit: the parts of their group are written
     again without them, into the batch's part, and the old parts are retired to
     ``_history``, so a changed or re-run input replaces its rows instead of adding a
-    second copy.
+    second copy. Published articles listed in ``stage/RELINK`` get their links
+    replaced the same way (links to a dropped article, recomputed; issue 26).
 
     The run id recorded in the version is the staging directory's parent
     (``OUT/_staging/<run_id>/<batch_id>``).
@@ -108,9 +116,10 @@ def commit_batch(
     out, stage = Path(out), Path(stage)
     config = config or WriteConfig()
     base = current_version(out)
-    sources: dict[str, list[tuple[Path, Keep]]] = {}
+    sources: dict[str, list[tuple[Path, Rows]]] = {}
     retired: dict[str, list[str]] = {}
-    rewritten = _replaced_rows(out, base, set(replace_file_ids), sources, retired)
+    relink = load_stage(stage / RELINK) if (stage / RELINK).exists() else None
+    rewritten = _replaced_rows(out, base, set(replace_file_ids), relink, sources, retired)
     for name, key in UPSERT_KEYS.items():
         _upserted_rows(out, stage, base, name, key, sources, retired)
     added: dict[str, list[Path]] = {}
@@ -127,47 +136,77 @@ def commit_batch(
     return CommitResult(batch_id, sum(len(v) for v in added.values()), rewritten)
 
 
-def _copy_rows(path: Path, keep: Keep, writer: PartWriter) -> None:
-    """Stream a part into ``writer`` one row group at a time (only the rows ``keep`` keeps)."""
+def _copy_rows(path: Path, rows: Rows, writer: PartWriter) -> None:
+    """Stream a part into ``writer`` one row group at a time (as ``rows`` rewrites them)."""
     parquet = pq.ParquetFile(path)
     for i in range(parquet.num_row_groups):
         table = parquet.read_row_group(i)
-        writer.write(table.filter(keep(table)) if keep is not None else table)
+        writer.write(rows(table) if rows is not None else table)
 
 
 def _replaced_rows(
     out: Path,
     base: Version,
     file_ids: set[str],
-    sources: dict[str, list[tuple[Path, Keep]]],
+    relink: pa.Table | None,
+    sources: dict[str, list[tuple[Path, Rows]]],
     retired: dict[str, list[str]],
 ) -> int:
-    """Plan the rewrite of the groups holding rows of ``file_ids``; returns parts retired."""
-    if not file_ids:
+    """Plan the rewrite of the groups holding rows of ``file_ids``; returns parts retired.
+
+    The groups of ``articles`` parts holding a row of ``relink`` are rewritten too, the
+    articles with their new links: children move with their articles, so an article's
+    rows stay in one group.
+    """
+    if not file_ids and relink is None:
         return 0
     gone: set[str] = set()
     groups: set[str] = set()
+    ids = pa.array(sorted(file_ids), pa.string())
     for part in base.tables.get("articles", []):
         col = pq.read_table(part_path(out, "articles", part), columns=["article_id", "file_id"])
-        mask = pc.is_in(col.column("file_id"), pa.array(sorted(file_ids), pa.string()))
+        mask = pc.is_in(col.column("file_id"), ids)
         if pc.any(mask).as_py():
             gone.update(pc.filter(col.column("article_id"), mask).to_pylist())
             groups.add(part_group(part))
-    if not gone:
+        if relink is not None and pc.any(
+            pc.is_in(col.column("article_id"), relink.column("article_id"))
+        ).as_py():
+            groups.add(part_group(part))
+    if not groups:
         return 0
     gone_arr = pa.array(sorted(gone), pa.string())
 
-    def keep(table: pa.Table) -> pa.Array:
-        return pc.invert(pc.is_in(table.column("article_id"), gone_arr))
+    def keep(table: pa.Table) -> pa.Table:
+        return table.filter(pc.invert(pc.is_in(table.column("article_id"), gone_arr)))
+
+    def keep_relinked(table: pa.Table) -> pa.Table:
+        return apply_relink(keep(table), relink) if relink is not None else keep(table)
 
     n = 0
     for name in CONTENT_TABLES:
         for part in base.tables.get(name, []):
-            if part_group(part) in groups:
-                sources.setdefault(name, []).append((part_path(out, name, part), keep))
-                retired.setdefault(name, []).append(part)
-                n += 1
+            if part_group(part) not in groups:
+                continue
+            rows = keep_relinked if name == "articles" else keep
+            sources.setdefault(name, []).append((part_path(out, name, part), rows))
+            retired.setdefault(name, []).append(part)
+            n += 1
     return n
+
+
+def apply_relink(articles: pa.Table, relink: pa.Table) -> pa.Table:
+    """``articles`` with the ``LINKS`` of ``relink``'s rows (by ``article_id``) replaced."""
+    pos = pc.index_in(articles.column("article_id"), value_set=relink.column("article_id"))
+    hit = pc.is_valid(pos)
+    for name in LINKS:
+        if name not in articles.column_names:
+            continue
+        i = articles.column_names.index(name)
+        typ = articles.schema.field(name).type
+        new = pc.take(relink.column(name), pos).cast(typ)
+        articles = articles.set_column(i, name, pc.if_else(hit, new, articles.column(name)))
+    return articles
 
 
 def _upserted_rows(
@@ -176,7 +215,7 @@ def _upserted_rows(
     base: Version,
     name: str,
     key: str,
-    sources: dict[str, list[tuple[Path, Keep]]],
+    sources: dict[str, list[tuple[Path, Rows]]],
     retired: dict[str, list[str]],
 ) -> None:
     """Plan the rewrite of the published parts of ``name`` holding a key the batch restates."""
@@ -189,8 +228,8 @@ def _upserted_rows(
         keys.update(pq.read_table(path, columns=[key]).column(key).to_pylist())
     keys_arr = pa.array(sorted(keys), pa.string())
 
-    def keep(table: pa.Table) -> pa.Array:
-        return pc.invert(pc.is_in(table.column(key), keys_arr))
+    def keep(table: pa.Table) -> pa.Table:
+        return table.filter(pc.invert(pc.is_in(table.column(key), keys_arr)))
 
     for part in base.tables.get(name, []):
         path = part_path(out, name, part)

@@ -56,6 +56,26 @@ class Snapshot:
         raise AssertionError("unreachable")
 
 
+def check_dataset(out: str | Path) -> Path:
+    """``out`` as a path, if it holds an akhbar dataset (or a run's log) (issue 26).
+
+    Raises:
+        ConfigError: ``out`` does not exist, or holds no ``_versions``, ``_runs`` or
+            table folder: naming it, and how to make one.
+    """
+    from tasks.errors import ConfigError
+
+    root = Path(out)
+    if not root.is_dir():
+        raise ConfigError(f"dataset directory {str(out)!r} does not exist")
+    if not any((root / name).is_dir() for name in ("_versions", "_runs", *TABLES)):
+        raise ConfigError(
+            f"{str(out)!r} is not an akhbar dataset (no _versions, _runs or table folder "
+            f"in it); make one with `akhbar run INPUT... --out {out}`"
+        )
+    return root
+
+
 def snapshot(out: str | Path, as_of: str | None = None) -> Snapshot:
     """The current version of ``out``, or the last one run ``as_of`` committed.
 

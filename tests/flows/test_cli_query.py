@@ -59,6 +59,23 @@ def test_query_errors_exit_2_with_the_reason(tiny: Path, tmp_path: Path, capsys)
     assert "missing" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["status", "query", "report"])
+def test_a_folder_that_is_not_a_dataset_is_a_usage_error(tmp_path: Path, capsys, command) -> None:
+    # Issue 26: a typo in the path printed 0 rows / "no run" and exited 0.
+    folder = tmp_path / "scrapes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("خبر", encoding="utf-8")
+    argv = [
+        command,
+        str(folder),
+        *(["select count(*) from articles"] if command == "query" else []),
+    ]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(folder) in err and "not an akhbar dataset" in err
+    assert not (folder / "_reports").exists()
+
+
 def test_schema_prints_field_descriptions(capsys) -> None:
     assert main(["schema", "entities"]) == EXIT_OK
     out = capsys.readouterr().out
@@ -124,3 +141,59 @@ def test_query_as_of_reads_the_dataset_as_an_earlier_run_left_it(tmp_path: Path,
     assert main(["query", str(out), sql, "--as-of", "r0"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "'r0'" in err and "r1, r2" in err
+
+
+def test_query_piped_is_not_squeezed_to_80_columns(tiny: Path, capsys) -> None:
+    # Issue 26: off a terminal rich assumed 80 columns and folded every wide row.
+    sql = "select repeat('ب', 150) as wide, 'آخر عمود' as last"
+    assert main(["query", str(tiny), sql]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "ب" * 150 in out
+    assert any("ب" * 150 in line and "آخر عمود" in line for line in out.splitlines())
+
+
+def test_status_cells_are_not_cut(tiny: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(tiny, out)
+    (out / "_runs").mkdir()
+    log = {
+        "run_id": "20250301T080000Z-abcdef",
+        "status": "completed",
+        "files": {"ok": 1200, "quarantined": 31, "skipped_unchanged": 4000, "failed": 2},
+        "articles": 123456,
+        "tokens": 12345678,
+        "duration_s": 1234.567,
+    }
+    (out / "_runs" / "20250301T080000Z-abcdef.json").write_text(json.dumps(log))
+    assert main(["status", str(out)]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "…" not in text
+    assert "ok 1200, quarantined 31, skipped_unchanged 4000, failed 2" in text
+    assert "quarantined" in text and "not_arabic" in text
+
+
+def test_summary_of_a_run_that_annotated_nothing_says_so(capsys) -> None:
+    from flows.console import Console
+
+    result = {
+        "run_id": "r2",
+        "outcome": "completed",
+        "out": "data/out",
+        "files": {"skipped_unchanged": 6},
+        "articles": 0,
+        "sentences": 0,
+        "tokens": 0,
+        "oov_rate": 0.0,
+        "entities": 0,
+        "duration_s": 1.5,
+        "morph_source": None,
+        "ner_method": None,
+        "exact_duplicates": 0,
+        "near_duplicates": 0,
+    }
+    Console().print_summary(result)
+    text = capsys.readouterr().out
+    assert "None" not in text and "0.0%" not in text
+    assert "nothing annotated" in text

@@ -156,3 +156,24 @@ def test_entity_offsets_point_into_article_text(annotated) -> None:
     found = {(e["text"], e["label"]) for e in ents}
     assert ("الرباط", "LOC") in found  # from بالرباط, clitic skipped
     assert ("محمد بن سلمان", "PER") in found
+
+
+@pytest.mark.parametrize(("ner", "morphology"), [("rules", "none"), ("model", "bama")])
+def test_entity_text_never_cuts_inside_a_proclitic_and_name_restores_it(ner, morphology) -> None:
+    # Issue 26: للبنك الدولي gave the entity لبنك الدولي (ل of ل+ال skipped, the alef
+    # absent). The text is the exact slice at its offsets; the proclitic is kept whole
+    # and the name column reads البنك الدولي.
+    text = (
+        "قدم وزير المالية طلبا للبنك الدولي في واشنطن. وأعلن رئيس الوزراء للعراق أن "
+        "الحكومة ستدعم للأمم المتحدة. ووصل الوفد بالرباط."
+    )
+    articles, tokens = _batch({"a1": text})
+    config = AnnotateConfig(morphology=morphology, ner=ner, dialect="none")
+    ents = annotate_batch(articles, tokens, config).entities.to_pylist()
+    names = {e["text"]: e["name"] for e in ents}
+    for e in ents:
+        assert text[e["char_start"] : e["char_end"]] == e["text"]
+        assert not e["text"].startswith(("لبنك", "لعراق", "لأمم")), e["text"]
+    assert names.get("للبنك الدولي") == "البنك الدولي", names
+    assert names.get("للأمم المتحدة") == "الأمم المتحدة", names
+    assert names.get("الرباط") == "الرباط", names  # ب stripped whole, as before

@@ -149,8 +149,9 @@ def test_parse_news_txt_splits_two_related_articles() -> None:
     assert [a.title for a in arts] == [MAIN_TITLE, REL1_TITLE, REL2_TITLE]
     assert arts[1].body == REL1_BODY
     assert arts[2].body == REL2_BODY
-    # related articles carry no header of their own
-    assert arts[1].date_raw is None and arts[2].source_name is None
+    # related articles carry no header of their own, but are on the file's site (issue 26)
+    assert arts[1].date_raw is None and arts[2].date_raw is None
+    assert arts[0].source_name and arts[1].source_name == arts[2].source_name == arts[0].source_name
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,14 @@ import pytest
 
 from tasks.config import FetchConfig
 from tasks.errors import ConfigError
-from tasks.fetch import Source, discover_sources, fetch_batch, file_id_for, read_input
+from tasks.fetch import (
+    Source,
+    discover_sources,
+    fetch_batch,
+    file_id_for,
+    read_input,
+    unmatched_inputs,
+)
 
 CFG = FetchConfig(retries=2, retry_backoff_s=0.01, timeout_s=5)
 
@@ -148,8 +155,13 @@ def test_discover_glob_and_missing_inputs(tmp_path):
     assert [s.uri for s in discover_sources([str(tmp_path / "*.json")], CFG)] == [
         str(tmp_path / "x.json")
     ]
-    with pytest.raises(ConfigError, match="nope"):
-        discover_sources([str(tmp_path / "nope")], CFG)
+    # A missing path is an input too: it becomes a failed / not_found row (issue 26).
+    missing = str(tmp_path / "nope")
+    assert [s.uri for s in discover_sources([missing], CFG)] == [missing]
+    assert (_rows(fetch_batch(discover_sources([missing], CFG), CFG))[0]["reason"]) == "not_found"
+    (tmp_path / "inbox").mkdir()
+    warnings = unmatched_inputs([missing, str(tmp_path / "inbox"), str(tmp_path)], CFG)
+    assert len(warnings) == 2 and "nope" in warnings[0] and "inbox" in warnings[1]
     with pytest.raises(ConfigError, match=r"\*\.csv"):
         discover_sources([str(tmp_path / "*.csv")], CFG)
 

@@ -64,7 +64,7 @@ def test_report_figures(tiny: Path) -> None:
     assert t["rejected_articles"] == 1
     assert r.by_source[0][:3] == ("صوت المغرب", 2, 10)
     assert r.by_day == [("2025-03-01", 1), ("2025-03-02", 2)]
-    assert r.top_lemmas[0][0] == "فِي" and r.top_lemmas[0][3] == 3
+    assert r.top_lemmas[0][0] == "رِباط" and r.top_lemmas[0][3] == 2  # content words only
     assert "زغلولة" not in [lem for lem, *_ in r.top_lemmas]  # OOV words are not lemmas
     assert r.top_entities["LOC"][0] == ("الرباط", 2)
     assert r.top_entities["ORG"] == [("وزارة الطاقة", 1)]
@@ -180,3 +180,92 @@ def test_top_entities_leave_out_spans_that_name_nothing(tmp_path: Path) -> None:
     r = build_report(out)
     assert r.totals["entities"] == 4 + 5  # the table keeps them all
     assert r.top_entities["MISC"] == [("كأس العالم", 1)]
+
+
+def test_report_counts_names_and_duplicates_once_and_shows_undated(tmp_path: Path) -> None:
+    # Issue 26: function words filled the top lemmas, an exact duplicate's entities were
+    # counted twice, للبنك and البنك were two entities, and undated articles vanished.
+    import pyarrow as pa
+
+    from tasks.config import WriteConfig
+    from tasks.schemas import ARTICLES, ENTITIES, TOKENS
+    from tasks.write import write_parquet
+    from tests.dataset_factory import TOKENS as TINY_TOKENS
+
+    out = write_tiny_dataset(tmp_path / "out")
+    cfg = WriteConfig()
+
+    def part(table: str, schema: pa.Schema, rows: list[dict]) -> None:
+        fields = pa.schema([schema.field(n) for n in rows[0]])
+        write_parquet(
+            pa.Table.from_pylist(rows, schema=fields),
+            table,
+            out / table / "part-test-00001.parquet",
+            cfg,
+        )
+
+    # a4: an undated exact duplicate of a3, with a3's tokens and entity.
+    part(
+        "articles",
+        ARTICLES,
+        [
+            {
+                "article_id": "a4",
+                "file_id": "f2",
+                "source_name": "واس",
+                "published_date": None,
+                "title": "نسخة",
+                "text": "نسخة",
+                "n_tokens": 5,
+                "duplicate_of": "a3",
+                "run_id": "r1",
+            }
+        ],
+    )
+    part(
+        "tokens",
+        TOKENS,
+        [
+            {
+                "article_id": "a4",
+                "sentence_index": s,
+                "token_index": i,
+                "text": t,
+                "lemma": lem,
+                "upos": u,
+                "is_arabic": True,
+                "is_oov": oov,
+            }
+            for a, s, i, t, lem, u, oov in TINY_TOKENS
+            if a == "a3"
+        ],
+    )
+    part(
+        "entities",
+        ENTITIES,
+        [
+            {
+                "article_id": a,
+                "sentence_index": 0,
+                "token_start": 0,
+                "token_end": 2,
+                "text": t,
+                "name": n,
+                "label": lab,
+            }
+            for a, t, n, lab in [
+                ("a4", "الرياض", "الرياض", "LOC"),
+                ("a1", "للبنك الدولي", "البنك الدولي", "ORG"),
+                ("a2", "البنك الدولي", "البنك الدولي", "ORG"),
+            ]
+        ],
+    )
+    r = build_report(out)
+    assert {u for _, u, _, _ in r.top_lemmas} <= {"NOUN", "PROPN", "VERB", "ADJ"}
+    assert "فِي" not in [lem for lem, *_ in r.top_lemmas]
+    assert dict((lem, n) for lem, _, _, n in r.top_lemmas)["مُؤْتَمَر"] == 1  # not a4's too
+    assert ("الرياض", 1) in r.top_entities["LOC"]
+    assert r.top_entities["ORG"][0] == ("البنك الدولي", 2)
+    assert r.totals["undated"] == 1
+    html = render_html(r)
+    assert "1 of 4 articles have no publication date" in html
