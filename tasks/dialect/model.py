@@ -12,9 +12,10 @@ The model directory holds ``config.json`` (labels, hashing size, article rule) a
 ``weights.npz`` (``W`` float16, ``b``, ``idf``): numpy is all inference needs; the
 trainer (``tasks.dialect.train``) uses scikit-learn.
 
-Articles are long and tweets short: an article is cut into sentences, each is scored,
-and the article is dialectal only when dialectal sentences carry at least
-``dialect_share`` of its letters (a quoted Darija sentence in formal prose stays MSA).
+Articles are long and tweets short: an article is cut into sentences (at most
+``max_segments`` spread over it, their first ``max_words`` words), each is scored, and
+the article is dialectal only when dialectal sentences carry at least
+``dialect_share`` of their letters (a quoted Darija sentence in formal prose stays MSA).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ FEATURES_VERSION = 1
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 _MENTION = re.compile(r"[@#]\w+")
 _RT = re.compile(r"\bRT\b")
-_NON_LETTER = re.compile(r"[^\u0621-\u064A\u0660-\u0669\u067E\u0686\u06A4\u06AF\u06A9\u06CC]+")
+_NON_LETTER = re.compile(
+    r"[^\n\u0621-\u064A\u0660-\u0669\u067E\u0686\u06A4\u06AF\u06A9\u06CC]+")
 _DIGITS = re.compile(r"[\u0660-\u0669]+")
 # ههههه, جدااااا: letters repeated for emphasis are cut to two, as AOC's authors did
-_REPEAT = re.compile(r"(.)\1{2,}")
+_REPEAT = re.compile(r"(\S)\1{2,}")
 # Sentence ends for cutting an article: . ! ? ؟ ؛ and line breaks.
 _SENTENCE_END = re.compile(r"(?<=[.!?؟؛…])\s+|\n+")
 
@@ -57,13 +59,19 @@ def clean_text(text: str) -> str:
 
     ``RT @x: شو بدك؟ 😂 https://t.co/a`` -> ``شو بدك``.
     """
+    return clean_texts([text])[0]
+
+
+def clean_texts(texts: Sequence[str]) -> list[str]:
+    """:func:`clean_text` of each text, in one pass of each regex over them all."""
     from tasks.clean import normalize_ar
 
+    text = "\n".join(t.replace("\n", " ") for t in texts)
     text = _RT.sub(" ", _MENTION.sub(" ", _URL.sub(" ", text)))
     # dediac before dropping non-letters, so that بدّك stays one word
     text = _NON_LETTER.sub(" ", normalize_ar(text).replace("\u0640", ""))
-    text = _DIGITS.sub(" ", text)
-    return " ".join(_REPEAT.sub(r"\1\1", text).split())
+    text = _REPEAT.sub(r"\1\1", _DIGITS.sub(" ", text))
+    return [" ".join(line.split()) for line in text.split("\n")]
 
 
 class Featurizer:
@@ -101,8 +109,8 @@ class Featurizer:
                                        for i in range(len(words) - n + 1)], dtype=np.int32))
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
-    def transform(self, cleaned: Sequence[str], idf: np.ndarray | None = None):
-        """CSR matrix of sublinear (1 + log count), IDF-weighted, L2-normed rows."""
+    def counts(self, cleaned: Sequence[str]):
+        """CSR matrix of sublinear counts (1 + log count), one row per cleaned text."""
         from scipy.sparse import csr_matrix
 
         cols = [self._columns(t) for t in cleaned]
@@ -113,13 +121,21 @@ class Featurizer:
                        shape=(len(cols), self.n_features))
         X.sum_duplicates()
         X.data = 1.0 + np.log(X.data)
-        if idf is not None:
-            X.data *= idf[X.indices]
-        sq = np.add.reduceat(X.data * X.data, X.indptr[:-1]) if X.nnz else np.zeros(len(cols))
-        lengths = np.diff(X.indptr)
-        norms = np.where(lengths > 0, np.sqrt(sq[:len(cols)]), 1.0)
-        X.data /= np.repeat(norms, lengths).astype(X.data.dtype)
         return X
+
+    def transform(self, cleaned: Sequence[str], idf: np.ndarray | None = None):
+        """CSR matrix of sublinear, IDF-weighted, L2-normed rows."""
+        return weigh(self.counts(cleaned), idf)
+
+
+def weigh(counts, idf: np.ndarray | None):
+    """``counts`` times ``idf`` per column, each row scaled to unit length (a new matrix)."""
+    from scipy.sparse import diags
+
+    X = counts @ diags(idf.astype(np.float32)) if idf is not None else counts.copy()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return diags(1.0 / norms.astype(np.float32)) @ X
 
 
 @dataclass
@@ -145,7 +161,7 @@ class DialectModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability per label (columns follow :attr:`labels`) for each short text."""
-        return self.proba_cleaned([clean_text(t) for t in texts])
+        return self.proba_cleaned(clean_texts(texts))
 
     def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
         out = self.decision(cleaned) * self.config.get("scale", 1.0)
@@ -155,15 +171,34 @@ class DialectModel:
         return out
 
     def decision(self, cleaned: Sequence[str]) -> np.ndarray:
-        """Linear scores ``X @ W + b`` of cleaned texts."""
-        X = self.featurizer.transform(cleaned, self.idf)
-        return np.asarray(X @ self.W, dtype=np.float64) + self.b
+        """Linear scores ``X @ W + b`` of cleaned texts.
+
+        The same numbers as ``Featurizer.transform(cleaned, idf) @ W + b``, computed
+        with one sort and bincounts instead of sparse matrices (several times faster).
+        """
+        n, nf = len(cleaned), self.featurizer.n_features
+        cols = [self.featurizer._columns(t) for t in cleaned]
+        lengths = np.fromiter(map(len, cols), dtype=np.int64, count=n)
+        out = np.tile(self.b.astype(np.float64), (n, 1))
+        if not lengths.sum():
+            return out
+        keys = np.repeat(np.arange(n, dtype=np.int64), lengths) * nf + np.concatenate(cols)
+        uniq, counts = np.unique(keys, return_counts=True)
+        rows, c = uniq // nf, uniq % nf
+        vals = (1.0 + np.log(counts)) * self.idf[c]
+        norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n))
+        vals /= norms[rows]
+        contrib = self.W[c] * vals[:, None]
+        for j in range(len(self.labels)):
+            out[:, j] += np.bincount(rows, weights=contrib[:, j], minlength=n)
+        return out
 
     def identify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """``(label, probability)`` per text, by the article rule (see :func:`decide_article`)."""
         rule = self.config["article"]
-        segs_per_text = [split_segments(t, rule["max_segments"]) for t in texts]
-        cleaned = [clean_text(s) for segs in segs_per_text for s in segs]
+        segs_per_text = [split_segments(t, rule["max_segments"], rule["max_words"])
+                         for t in texts]
+        cleaned = clean_texts([s for segs in segs_per_text for s in segs])
         proba = self.proba_cleaned(cleaned)
         out, k = [], 0
         for segs in segs_per_text:
@@ -175,14 +210,18 @@ class DialectModel:
         return out
 
 
-def split_segments(text: str, max_segments: int) -> list[str]:
-    """Sentences of ``text``; a long article keeps ``max_segments`` spread evenly over it."""
+def split_segments(text: str, max_segments: int, max_words: int = 0) -> list[str]:
+    """Sentences of ``text``; a long text keeps ``max_segments`` of them spread evenly
+    over it, each cut to its first ``max_words`` words (0: all), so the cost per article
+    is bounded."""
     segs = [s for s in _SENTENCE_END.split(text) if s and s.strip()]
     if not segs:
         return [""]
     if len(segs) > max_segments:
         step = len(segs) / max_segments
         segs = [segs[int(i * step)] for i in range(max_segments)]
+    if max_words:
+        segs = [" ".join(s.split()[:max_words]) for s in segs]
     return segs
 
 

@@ -30,6 +30,7 @@ from tasks.dialect.model import (
     Featurizer,
     clean_text,
     save_model,
+    weigh,
 )
 from tasks.dialect.rules import DIALECTS
 from tasks.errors import ConfigError, EnvironmentError_
@@ -47,12 +48,12 @@ DEFAULTS = {
     "n_features": 1 << 18,
     "char_ngrams": [1, 5],
     "word_ngrams": 2,
-    "C": 0.3,
+    "C": 0.1,
     "max_per_label_source": 12000,
     "min_letters": 8,
     "scale": 4.0,
 }
-ARTICLE_RULE = {"dialect_share": 0.35, "max_segments": 24}
+ARTICLE_RULE = {"dialect_share": 0.35, "max_segments": 8, "max_words": 32}
 
 
 @dataclass
@@ -153,21 +154,24 @@ def balance(corpus: Corpus, cap: int, seed: int) -> list[int]:
     return sorted(keep)
 
 
-def fit(corpus: Corpus, params: dict, seed: int) -> DialectModel:
-    """Train on every text of ``corpus`` (balanced per source and label)."""
+def fit(corpus: Corpus, params: dict, seed: int, counts=None) -> DialectModel:
+    """Train on every text of ``corpus``.
+
+    Args:
+        counts: the :meth:`Featurizer.counts` of ``corpus.texts`` when already computed.
+    """
     try:
         from sklearn.svm import LinearSVC
     except ImportError as exc:
         raise EnvironmentError_("training the dialect model needs scikit-learn: "
                                 "pip install 'akhbar[train]'") from exc
-    keep = balance(corpus, params["max_per_label_source"], seed)
-    sub = corpus.subset(keep)
-    feats = Featurizer(params["n_features"], tuple(params["char_ngrams"]), params["word_ngrams"])
-    X = feats.transform(sub.texts)
+    sub = corpus
+    feats = _featurizer(params)
+    counts = feats.counts(sub.texts) if counts is None else counts
     # smoothed IDF over the training texts, as scikit-learn's TfidfTransformer computes it
-    df = np.bincount(X.indices, minlength=feats.n_features)
-    idf = np.log((1 + X.shape[0]) / (1 + df)) + 1.0
-    X = feats.transform(sub.texts, idf)
+    df = np.bincount(counts.indices, minlength=feats.n_features)
+    idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
+    X = weigh(counts, idf)
     labels = tuple(lab for lab in DIALECTS if lab in set(sub.labels))
     if "MSA" not in labels or len(labels) < 2:
         raise ConfigError(f"dialect training data needs MSA and at least one dialect; "
@@ -204,22 +208,27 @@ def f1_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict]:
     return out
 
 
-def evaluate_by_source(corpus: Corpus, params: dict, seed: int
+def _featurizer(params: dict) -> Featurizer:
+    return Featurizer(params["n_features"], tuple(params["char_ngrams"]), params["word_ngrams"])
+
+
+def evaluate_by_source(corpus: Corpus, params: dict, seed: int, counts=None
                        ) -> tuple[dict[str, dict], list[tuple[np.ndarray, np.ndarray]]]:
     """Leave-one-source-out scores: each source scored by a model trained on the others.
 
     Returns the scores per held-aside source and, per source, the held-aside linear
     scores with the gold label's column (for :func:`fit_scale`).
     """
+    counts = _featurizer(params).counts(corpus.texts) if counts is None else counts
     out, decisions = {}, []
     for source in sorted(set(corpus.sources)):
         train = [i for i, s in enumerate(corpus.sources) if s != source]
         test = [i for i, s in enumerate(corpus.sources) if s == source]
         if "MSA" not in {corpus.labels[i] for i in train}:
             continue
-        model = fit(corpus.subset(train), params, seed)
+        model = fit(corpus.subset(train), params, seed, counts[train])
         held = corpus.subset(test)
-        dec = model.decision(held.texts)
+        dec = np.asarray(weigh(counts[test], model.idf) @ model.W, dtype=np.float64) + model.b
         pred = [model.labels[j] for j in dec.argmax(axis=1)]
         out[source] = f1_scores(held.labels, pred)
         known = [k for k, lab in enumerate(held.labels) if lab in model.labels]
@@ -249,6 +258,7 @@ class TrainReport:
     out_dir: Path
     sha256: str
     n_train: int
+    n_read: int
     label_counts: dict[str, int]
     held_aside: dict[str, dict]
     seconds: float
@@ -261,14 +271,19 @@ def train_dialect(paths: Sequence[str | Path], out_dir: str | Path, *, seed: int
     t0 = time.time()
     params = dict(DEFAULTS, **(params or {}))
     corpus = read_labelled(paths, params["min_letters"])
-    held, decisions = evaluate_by_source(corpus, params, seed) if evaluate else ({}, [])
+    read = len(corpus.texts)
+    # at most max_per_label_source texts per (source, label), for training and scoring
+    corpus = corpus.subset(balance(corpus, params["max_per_label_source"], seed))
+    counts = _featurizer(params).counts(corpus.texts)
+    held, decisions = (evaluate_by_source(corpus, params, seed, counts) if evaluate
+                       else ({}, []))
     if decisions:  # else the default scale (no held-aside scores to fit it on)
         params["scale"] = fit_scale(decisions)
-    model = fit(corpus, params, seed)
+    model = fit(corpus, params, seed, counts)
     sha = save_model(model, out_dir)
     model.sha256 = sha
     counts = Counter(corpus.labels)
-    report = TrainReport(Path(out_dir), sha, len(corpus.texts),
+    report = TrainReport(Path(out_dir), sha, len(corpus.texts), read,
                          {k: counts[k] for k in DIALECTS if k in counts}, held, time.time() - t0)
     Path(out_dir, CARD_FILE).write_text(model_card(report, corpus, model, command, seed),
                                         encoding="utf-8")
@@ -306,6 +321,7 @@ def model_card(report: TrainReport, corpus: Corpus, model: DialectModel, command
         "by `akhbar run --dialect model` (the default `auto` when this model is present); "
         f"`articles.dialect_method` is `{model.method}`.", "",
         "## Training data", "",
+        f"Texts used per source and label ({report.n_train} of the {report.n_read} read):", "",
         "| source | " + " | ".join(DIALECTS) + " |", "|---" * (len(DIALECTS) + 1) + "|",
     ]
     for s in sorted(by_source):
@@ -327,9 +343,10 @@ def model_card(report: TrainReport, corpus: Corpus, model: DialectModel, command
               "weights balanced; probabilities are a softmax over its scores times "
               f"{p['scale']}, the scale of least log loss on the held-aside-by-source "
               "scores below;",
-              f"- articles: up to {ARTICLE_RULE['max_segments']} sentences scored, dialectal "
-              f"only when dialect-labelled sentences hold >= {ARTICLE_RULE['dialect_share']} "
-              "of the letters.", "",
+              f"- articles: up to {ARTICLE_RULE['max_segments']} sentences spread over the "
+              f"text, their first {ARTICLE_RULE['max_words']} words each, are scored; the "
+              "article is dialectal only when dialect-labelled sentences hold >= "
+              f"{ARTICLE_RULE['dialect_share']} of their letters.", "",
               "## Held aside by source", "",
               "Each row: a model trained with these settings on all the *other* sources, "
               "scored on this one (macro-F1 over the labels it has). Never a score on data "

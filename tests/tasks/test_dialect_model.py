@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from tasks.dialect import identify_dialects, model_available, resolve_dialect_method
-from tasks.dialect.model import clean_text, decide_article, load_model, split_segments
+from tasks.dialect.model import (
+    clean_text,
+    clean_texts,
+    decide_article,
+    load_model,
+    split_segments,
+)
 from tasks.dialect.train import label_of, read_labelled, train_dialect
 from tasks.errors import ConfigError
 
@@ -105,6 +111,7 @@ def test_labels_map_from_names_and_columns() -> None:
 
 def test_clean_text_drops_tweet_furniture() -> None:
     assert clean_text("RT @sami_1: شو بدّك؟ 😂 #عاجل https://t.co/x جدااااا") == "شو بدك جداا"
+    assert clean_texts(["واش\nبغيتي", "", "١٢ كلمة"]) == ["واش بغيتي", "", "كلمه"]
 
 
 def test_reading_labelled_files(tmp_path: Path) -> None:
@@ -137,6 +144,13 @@ def test_train_save_load_predict(tiny_model: Path) -> None:
     card = (tiny_model / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert model.sha256 in card and "Held aside by source" in card and "news_like" in card
     assert model.method == f"linear:{model.sha256[:12]}"
+
+
+def test_fast_scores_equal_the_sparse_features(tiny_model: Path) -> None:
+    model = load_model(tiny_model)
+    texts = [clean_text(t) for t in [PROSE, "شو بدك هلق", "", "مش مش مش عايز"]]
+    sparse = model.featurizer.transform(texts, model.idf) @ model.W + model.b
+    assert np.allclose(model.decision(texts), sparse, atol=1e-5)
 
 
 def test_training_is_reproducible(tiny_model: Path, tmp_path: Path) -> None:
