@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dialect",
         default="auto",
-        choices=["auto", "rules", "camel-did", "none"],
-        help="dialect identifier (default: auto)",
+        choices=["auto", "model", "rules", "camel-did", "none"],
+        help="dialect identifier: auto (the shipped learned model, else rules), model, rules, "
+        "camel-did, none (default: auto)",
     )
     run.add_argument("--no-dedup", action="store_true", help="do not flag duplicates")
     run.add_argument(

@@ -75,6 +75,26 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="also give the rule NER's spans as features (slower; measured no gain)",
     )
 
+    dialect = tsub.add_parser(
+        "dialect",
+        help="the dialect identifier, from labelled text (MSA, EGY, LEV, GLF, MGR, IRQ)",
+        description="Train the linear char + word n-gram dialect identifier from labelled "
+        "files or folders (label from a `label<TAB>text` header or the file name; each "
+        "top folder is one source). Score it leave-one-source-out, then train on every "
+        "source and write the model and MODEL_CARD.md to --out. Use it by copying --out "
+        "to tasks/models/dialect.",
+    )
+    dialect.add_argument(
+        "--data", nargs="+", required=True, metavar="DIR_OR_FILE",
+        help="labelled .txt/.tsv files or folders of them (e.g. ../shared/dialect)",
+    )
+    dialect.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory")
+    dialect.add_argument("--seed", type=int, default=24, help="random seed (default: 24)")
+    dialect.add_argument(
+        "--no-held-aside", action="store_true",
+        help="skip the leave-one-source-out scores (faster; the card then has none)",
+    )
+
     pos = tsub.add_parser(
         "pos",
         help="the UPOS/lemma tagger on UD CoNLL-U files",
@@ -180,10 +200,27 @@ def _train_clusters(args: argparse.Namespace) -> dict:
     )
 
 
+def _train_dialect(args: argparse.Namespace) -> dict:
+    from tasks.dialect.train import train_dialect
+
+    report = train_dialect(args.data, args.out, seed=args.seed, command=_command_line(),
+                           evaluate=not args.no_held_aside)
+    for source, sc in report.held_aside.items():
+        labels = " ".join(f"{k}={v['f1']:.1f}" for k, v in sc.items() if k != "macro")
+        print(f"held aside {source}: macro-F1 {sc['macro']['f1']:.1f} ({labels})",
+              file=sys.stderr)
+    return {"model": str(report.out_dir), "sha256": report.sha256, "texts": report.n_train,
+            "labels": report.label_counts,
+            "held_aside_macro_f1": {s: round(sc["macro"]["f1"], 1)
+                                    for s, sc in report.held_aside.items()},
+            "seconds": round(report.seconds, 1)}
+
+
 TRAINERS = {
     "clusters": _train_clusters,
     "pos": _train_pos,
     "ner": _train_ner,
+    "dialect": _train_dialect,
 }
 
 

@@ -72,7 +72,8 @@ def annotate_batch(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig)
 
     Adds token columns norm, dediac, translit, is_arabic, lemma, pos, upos, diac,
     gloss, bw, d3tok, is_oov, analysis_count, morph_source; builds the
-    ``entities`` table; adds ``articles.dialect``/``dialect_method`` and ``n_tokens``.
+    ``entities`` table; adds ``articles.dialect``/``dialect_method``/``dialect_score``
+    and ``n_tokens``.
     """
     for name in ("article_id", "sentence_index", "token_index", "text", "char_start", "char_end"):
         if name not in tokens.column_names:
@@ -205,9 +206,14 @@ def _article_columns(articles: pa.Table, tokens: pa.Table, config: AnnotateConfi
 
     method = resolve_dialect_method(config.dialect)
     labels = identify_dialects(articles.column("text").to_pylist(), method)
-    articles = set_column(articles, "dialect", pa.array([lab for lab, _ in labels], pa.string()))
-    articles = set_column(articles, "dialect_method", pa.array([m for _, m in labels], pa.string()))
-    return articles, method
+    articles = set_column(articles, "dialect",
+                          pa.array([lab for lab, _, _ in labels], pa.string()))
+    articles = set_column(articles, "dialect_method",
+                          pa.array([m for _, m, _ in labels], pa.string()))
+    articles = set_column(articles, "dialect_score",
+                          pa.array([s for _, _, s in labels], pa.float32()))
+    # the run records what the rows record: linear:<sha> for the model
+    return articles, labels[0][1] if labels else method
 
 
 def check_annotators(config: AnnotateConfig) -> None:

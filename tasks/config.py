@@ -63,8 +63,10 @@ class AnnotateConfig(_Stage):
         description="Named-entity recognizer: auto (the shipped model when present), model, "
         "rules, camelbert, none, or a directory holding a model from `akhbar train ner`",
     )
-    dialect: Literal["auto", "rules", "camel-did", "none"] = Field(
-        "auto", description="Dialect identifier: auto, rules, camel-did or none"
+    dialect: Literal["auto", "model", "rules", "camel-did", "none"] = Field(
+        "auto",
+        description="Dialect identifier: auto (the shipped learned model when present), "
+        "model, rules, camel-did or none",
     )
     cache_size: int = Field(
         500_000, ge=0, description="Word types whose analysis is cached per process"

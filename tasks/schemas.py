@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-# 1.1: published_date, source_name on sentences/tokens/entities; entities.name
+# 1.1: published_date, source_name on sentences/tokens/entities; entities.name;
+# articles.dialect_score (issues 24-26)
 SCHEMA_VERSION = "1.1"
 
 # Reason codes and statuses are data, not exceptions (see tasks/errors.py).
@@ -97,7 +98,18 @@ ARTICLES = _schema(
         _f("n_tokens", _I32, "Tokens in text"),
         _f("content_sha256", _STR, "SHA-256 of the normalized text (dediac, letter normalization)"),
         _f("dialect", _STR, "Dialect label: MSA, EGY, LEV, GLF, MGR, IRQ"),
-        _f("dialect_method", _STR, "How dialect was decided (rules, camel-did)"),
+        _f(
+            "dialect_method",
+            _STR,
+            "How dialect was decided: linear:<model sha256 prefix> (the learned model), "
+            "rules or camel-did",
+        ),
+        _f(
+            "dialect_score",
+            pa.float32(),
+            "Probability of the dialect label (learned model: letter-weighted mean over the "
+            "sentences that chose it; camel-did: its probability; rules: null)",
+        ),
         _f("duplicate_of", _STR, "First-seen article with the same normalized text"),
         _f("near_duplicate_of", _STR, "Most similar earlier article above the MinHash threshold"),
         _f(

@@ -1,4 +1,4 @@
-"""Dialect identification: one short text per variety, written for these tests."""
+"""Dialect by rules (``--dialect rules``): one short text per variety, written for these tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from tasks.dialect import (
     DIALECTS,
     camel_did_available,
     identify_dialects,
+    model_available,
     resolve_dialect_method,
     score_dialects,
 )
@@ -30,11 +31,11 @@ MSA_NEWS = (
 
 @pytest.mark.parametrize("label", sorted(TEXTS))
 def test_each_variety_is_recognised(label: str) -> None:
-    assert identify_dialects([TEXTS[label]]) == [(label, "rules")]
+    assert identify_dialects([TEXTS[label]]) == [(label, "rules", None)]
 
 
 def test_news_prose_stays_msa() -> None:
-    assert identify_dialects([MSA_NEWS, ""]) == [("MSA", "rules"), ("MSA", "rules")]
+    assert identify_dialects([MSA_NEWS, ""]) == [("MSA", "rules", None), ("MSA", "rules", None)]
 
 
 def test_one_quoted_marker_in_long_prose_stays_msa() -> None:
@@ -42,11 +43,11 @@ def test_one_quoted_marker_in_long_prose_stays_msa() -> None:
     text = MSA_NEWS + " وقال أحد المواطنين: مش معقول. " + MSA_NEWS
     scores, n = score_dialects(text)
     assert scores["EGY"] > 0 and n > 60
-    assert identify_dialects([text])[0][0] == "MSA"
+    assert identify_dialects([text], "rules")[0][0] == "MSA"
 
 
 def test_labels_are_known() -> None:
-    labels = {lab for lab, _ in identify_dialects(list(TEXTS.values()) + [MSA_NEWS])}
+    labels = {lab for lab, _, _ in identify_dialects(list(TEXTS.values()) + [MSA_NEWS])}
     assert labels <= set(DIALECTS)
 
 
@@ -58,7 +59,8 @@ def test_unknown_method_names_the_value() -> None:
 
 
 def test_auto_resolves_to_an_installed_method() -> None:
-    assert resolve_dialect_method("auto") == ("camel-did" if camel_did_available() else "rules")
+    fallback = "camel-did" if camel_did_available() else "rules"
+    assert resolve_dialect_method("auto") == ("model" if model_available() else fallback)
     assert resolve_dialect_method("rules") == "rules"
 
 

@@ -1,28 +1,21 @@
-"""Article-level dialect identification: MSA, EGY, LEV, GLF, MGR or IRQ.
+"""Dialect by hand-written markers (``--dialect rules``, the system before issue 24).
 
-``rules`` (offline default) counts lexical markers written for this project
+It counts lexical markers written for this project
 (``tasks/resources/dialect/markers.txt``: function words, negation and future particles,
 demonstratives, frequent dialect verbs) plus two shape cues (Egyptian ه+imperfect future,
 the ما...ش negation circumfix). A text is dialectal only when its best variety's marker
 weight reaches a floor that grows with the text's length, so formal news prose with one
 quoted colloquial phrase stays MSA.
-
-``camel-did`` uses camel-tools' ``DialectIdentifier.pretrained()`` (MADAR 26 city
-dialects) when its model is installed and maps cities to the six labels above.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
-from tasks.errors import ConfigError, EnvironmentError_
 
 DIALECTS = ("MSA", "EGY", "LEV", "GLF", "MGR", "IRQ")
-_MARKERS = Path(__file__).parent / "resources" / "dialect" / "markers.txt"
+_MARKERS = Path(__file__).parent.parent / "resources" / "dialect" / "markers.txt"
 
 # A text needs this much marker weight, and this much per token, to leave MSA.
 _MIN_WEIGHT = 2
@@ -44,17 +37,6 @@ _HA_MSA = frozenset({"هيئه", "هيكل", "هيمنه", "هيبه", "هيا",
 # ما...ش negation (ماعرفتش, مابغيتش) against MSA words ending in ش.
 _MA_SH_MSA = frozenset({"ماريش", "مدهش", "منعش", "مفتش", "معاش", "مشوش", "مرعش", "منقوش",
                         "مخدوش", "مغشوش", "مرتعش", "ماكنتوش"})
-# MADAR cities (camel-tools DID labels) -> the labels used here.
-_CITY_TO_DIALECT = {
-    "CAI": "EGY", "ALX": "EGY", "ASW": "EGY", "KHA": "EGY",
-    "BEI": "LEV", "DAM": "LEV", "ALE": "LEV", "AMM": "LEV", "SAL": "LEV", "JER": "LEV",
-    "RIY": "GLF", "JED": "GLF", "DOH": "GLF", "MUS": "GLF", "SAN": "GLF",
-    "BAG": "IRQ", "BAS": "IRQ", "MOS": "IRQ",
-    "RAB": "MGR", "FES": "MGR", "ALG": "MGR", "TUN": "MGR", "SFX": "MGR", "TRI": "MGR",
-    "BEN": "MGR", "MSA": "MSA",
-}
-
-
 @functools.lru_cache(maxsize=1)
 def load_markers() -> dict[str, tuple[tuple[str, ...], int]]:
     """Marker word (normalized) -> (dialects, weight), read once per process."""
@@ -104,62 +86,3 @@ def identify_dialect_rules(text: str) -> str:
     best = max(DIALECTS[1:], key=lambda d: (scores[d], -DIALECTS.index(d)))
     need = max(_MIN_WEIGHT, _MIN_DENSITY * n)
     return best if scores[best] >= need else "MSA"
-
-
-def identify_dialects(texts: list[str], method: str = "rules") -> list[tuple[str, str]]:
-    """Label each text with its dialect.
-
-    Args:
-        texts: Article texts.
-        method: ``rules`` or ``camel-did``.
-
-    Returns:
-        One ``(label, method)`` per text; labels are from :data:`DIALECTS`.
-    """
-    if method == "rules":
-        return [(identify_dialect_rules(t), "rules") for t in texts]
-    if method == "camel-did":
-        did = _camel_did()
-        out = []
-        for b in range(0, len(texts), 64):
-            chunk = [t[:2000] for t in texts[b:b + 64]]  # the model reads sentences, not books
-            for pred in did.predict(chunk):
-                out.append((_CITY_TO_DIALECT.get(pred.top, "MSA"), "camel-did"))
-        return out
-    raise ConfigError(f"unknown dialect method {method!r}: use rules or camel-did")
-
-
-def camel_did_available() -> bool:
-    """True when camel-tools and its DialectID model are installed."""
-    if importlib.util.find_spec("camel_tools") is None or importlib.util.find_spec(
-            "kenlm") is None:
-        return False
-    from tasks.camel_env import official_data_available
-
-    return official_data_available("DialectID")
-
-
-def resolve_dialect_method(choice: str) -> str:
-    """Map ``auto`` to ``camel-did`` when its model is installed, else ``rules``."""
-    if choice == "auto":
-        return "camel-did" if camel_did_available() else "rules"
-    if choice not in ("rules", "camel-did", "none"):
-        raise ConfigError(f"unknown dialect method {choice!r}: use auto, rules, camel-did or none")
-    return choice
-
-
-@functools.lru_cache(maxsize=1)
-def _camel_did() -> Any:
-    if not camel_did_available():
-        from tasks.camel_env import missing_official_data
-
-        raise EnvironmentError_(missing_official_data("--dialect camel-did"))
-    from tasks.camel_env import ensure_camel_data
-
-    ensure_camel_data()
-    from camel_tools.dialectid import DialectIdentifier
-
-    try:
-        return DialectIdentifier.pretrained()
-    except Exception as exc:  # noqa: BLE001 - camel-tools raises several unrelated types here
-        raise EnvironmentError_(f"camel-tools DialectID model could not be loaded: {exc}") from exc
