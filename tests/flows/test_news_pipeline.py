@@ -266,6 +266,21 @@ def test_each_run_adds_one_part_per_table_and_children_carry_the_article_date(ru
         assert got["published_date"].notna().any()
 
 
+def test_stories_updated_by_commits_equal_stories_built_from_every_article(runs) -> None:
+    # issue 25: each commit rebuilds only the stories its articles touch
+    from tasks.config import DedupConfig
+    from tasks.dedup.index import DedupIndex
+    from tasks.dedup.stories import build_stories
+    from tasks.store import read_table
+
+    out = runs["out"]
+    cols = ["article_id", "story_id", "title", "source_name", "published_date"]
+    merges = DedupIndex.load(out, DedupConfig()).merges
+    full = build_stories(read_table(out, "articles", cols), merges).sort_by("story_id")
+    published = read_table(out, "stories").sort_by("story_id")
+    assert published.num_rows > 0 and published.equals(full)
+
+
 def test_full_refresh_keeps_ids_without_duplicates(runs) -> None:
     first, refresh = runs["first_tables"], runs["refresh_tables"]
     assert set(refresh["articles"]["article_id"]) == set(first["articles"]["article_id"])

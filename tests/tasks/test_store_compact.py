@@ -124,3 +124,16 @@ def test_compact_before_a_day_leaves_later_commits_alone(tmp_path):
     assert len(kept) == 1
     assert committed_at(tmp_path, "articles", kept[0]).date() == date(2025, 3, 3)
     assert store.read_table(tmp_path, "articles").num_rows == 18
+
+
+def test_parts_a_compaction_replaced_are_pruned_with_their_versions(tmp_path):
+    runs = ["20250301T060000Z-aaaaaa", "20250302T060000Z-bbbbbb"]
+    for seq, run in enumerate(runs):
+        _commit(tmp_path, run, seq, day=10 + seq)
+    compact(tmp_path)
+    history = tmp_path / "_history" / "tokens"
+    assert len(list(history.glob("*.parquet"))) == 3  # two old parts kept for --as-of
+    store.prune_versions(tmp_path, keep_runs=1, keep_days=0)
+    current = versions.current_version(tmp_path).tables["tokens"]
+    assert sorted(p.name for p in history.glob("*.parquet")) == current
+    assert store.read_table(tmp_path, "tokens").num_rows == 24

@@ -217,3 +217,29 @@ def test_the_step_check_catches_an_in_place_update(tmp_path, monkeypatch):
     monkeypatch.setattr(tabledir, "_EXCHANGE", None)
     seen = _observe_every_step(tmp_path, monkeypatch, commits=6)
     assert seen - _had(tmp_path)
+
+
+def test_without_hard_links_parts_move_between_history_and_the_table_dir(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    for seq in range(3):
+        _commit(tmp_path, "r1", seq)
+    _commit(tmp_path, "r2", 3, replace=["f0-0"])
+    v = versions.current_version(tmp_path)
+    for table in TABLES:
+        assert sorted(p.name for p in (tmp_path / table).glob("*.parquet")) == sorted(
+            v.tables[table]
+        )
+    # a part lives in one place: the current ones in the folder, the replaced in _history
+    assert not set(v.tables["articles"]) & {
+        p.name for p in (tmp_path / "_history" / "articles").glob("*")
+    }
+    old = store.read_table(tmp_path, "articles", ["article_id"], as_of="r1")
+    assert any(a.startswith("f0-0-") for a in old.column("article_id").to_pylist())
+    now = store.read_table(tmp_path, "articles", ["article_id"])
+    assert not any(a.startswith("f0-0-") for a in now.column("article_id").to_pylist())
