@@ -87,6 +87,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--morphology", default="auto", help="morphology whose readings are features"
     )
     ner.add_argument(
+        "--vectors", choices=("clusters", "dense", "both", "none"), default="none",
+        help="use the word vectors of `akhbar train embeddings` (tasks/models/embeddings): "
+        "their cluster ids, the vector as float features, or both (default: none)",
+    )
+    ner.add_argument(
         "--rule-features",
         action="store_true",
         help="also give the rule NER's spans as features (slower; measured no gain)",
@@ -136,6 +141,7 @@ def _train_ner(args: argparse.Namespace) -> dict:
         hold,
         morphology=args.morphology,
         use_rules=args.rule_features,
+        vectors=None if args.vectors == "none" else args.vectors,
         params={"max_iterations": args.iterations},
         card={
             "command": _command_line(),

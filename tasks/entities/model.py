@@ -59,6 +59,7 @@ FEATURES_VERSION = 1
 _LABEL_MAP = {"PERS": "PER", "PER": "PER", "LOC": "LOC", "ORG": "ORG", "MISC": "MISC"}
 _LATIN = re.compile(r"[A-Za-z]")
 _DIGIT = re.compile(r"[0-9\u0660-\u0669]")
+_DENSE_ATTR = re.compile(r"e[0-9]+")
 ANERCORP_LICENSE = (
     "ANERcorp: Benajiba, Rosso & Benedí (2007), ANERsys; train split as fixed by CAMeL Lab "
     "(Obeid et al. 2020, CAMeL Tools, LREC), distributed at "
@@ -219,14 +220,21 @@ class _TypeFeatures:
     near: tuple[str, ...]  # its features worth seeing from ±1
     far: tuple[str, ...]  # and from ±2
     pair: str  # what neighbour conjunctions see: the 256-way cluster, else the shape
+    dense: tuple[float, ...] = ()  # the word's standardized vector (tasks.embeddings)
 
 
 class FeatureExtractor:
     """Turns pipeline sentences into crfsuite feature lists, caching per word type."""
 
-    def __init__(self, use_clusters: bool = True, cache_limit: int = 40_000) -> None:
+    def __init__(
+        self, use_clusters: bool = True, cache_limit: int = 40_000, vectors: str | None = None
+    ) -> None:
+        """``vectors``: ``clusters`` (embedding cluster ids), ``dense`` (the vector itself
+        as float features) or ``both``, from the shipped ``tasks.embeddings``; None: none."""
         self.g = load_gazetteers()
         self.clusters = _clusters() if use_clusters else None
+        self.vectors = _vectors() if vectors else None
+        self.vector_use = vectors if self.vectors is not None else None
         self._cache: dict[str, _TypeFeatures] = {}
         self._limit = cache_limit
 
@@ -305,7 +313,16 @@ class FeatureExtractor:
                 own.append("c=none")  # rare in the news: names often are
         if pair is None:
             pair = "sh=" + _shape(tok)
-        return _TypeFeatures(tuple(own), tuple(near), tuple(far), pair)
+        dense: tuple[float, ...] = ()
+        if self.vector_use is not None and _is_word(tok):
+            # issue 22: subword vectors reach words the corpus and the clusters never saw
+            if self.vector_use in ("clusters", "both"):
+                ks = [f"k{k}={c}" for k, c in enumerate(self.vectors.clusters(tok))]
+                own += ks
+                near.append(ks[1 if len(ks) > 1 else 0])
+            if self.vector_use in ("dense", "both"):
+                dense = _standardized(self.vectors, tok)
+        return _TypeFeatures(tuple(own), tuple(near), tuple(far), pair, dense)
 
     def contexts(
         self,
@@ -424,9 +441,41 @@ class FeatureExtractor:
         """crfsuite feature lists per token per sentence (for training)."""
         expand = self.expand
         out = []
-        for sent in self.keys(sentences, self.contexts(sentences, morph, rule_tags)):
-            out.append([[f for k in ks for f in expand(k)] for ks in sent])
+        keys = self.keys(sentences, self.contexts(sentences, morph, rule_tags))
+        for toks, sent in zip(sentences, keys, strict=True):
+            rows = [[f for k in ks for f in expand(k)] for ks in sent]
+            if self.vector_use in ("dense", "both"):
+                # crfsuite takes float-valued attributes as a dict: name -> value
+                rows = [{**dict.fromkeys(r, 1.0), **_dense_attrs(self.type_features(t))}
+                        for r, t in zip(rows, toks, strict=True)]
+            out.append(rows)
         return out
+
+
+def _dense_attrs(tf: _TypeFeatures) -> dict[str, float]:
+    return {f"e{k}": v for k, v in enumerate(tf.dense)}
+
+
+DENSE_SCALE = 0.3  # standardized dimensions times this: comparable to a 1.0 indicator
+
+
+def _standardized(wv: Any, tok: str) -> tuple[float, ...]:
+    mu, sd = _vector_stats(wv)
+    return tuple(float(x) for x in (wv.vector(tok) - mu) / sd * DENSE_SCALE)
+
+
+@functools.lru_cache(maxsize=2)
+def _vector_stats(wv: Any):
+    v = wv.vectors.astype("float32")
+    return v.mean(0), v.std(0) + 1e-6
+
+
+@functools.lru_cache(maxsize=1)
+def _vectors() -> Any:
+    """The shipped word vectors (``tasks.embeddings``), or None when they are not there."""
+    from tasks.embeddings import load_vectors
+
+    return load_vectors()
 
 
 class _Scorer:
@@ -480,6 +529,17 @@ class _Scorer:
         self._ctxs: dict[tuple, tuple] = {}
         self._groups = np.zeros((1024, n_lab))
         self._n_groups = 0
+        # float features e0..eN (the word's vector): their weights as one matrix, so a
+        # word type's contribution is one product, made once per type
+        dense = sorted((int(a[1:]), r) for a, r in attrs.items() if _DENSE_ATTR.fullmatch(a))
+        self._dense_w = None
+        if dense:
+            n_dim = dense[-1][0] + 1
+            self._dense_w = np.zeros((n_dim, n_lab))
+            for k, r in dense:
+                self._dense_w[k] = self.weights[r]
+        self._dense_rows: dict[str, int] = {}
+        self._dense_vecs: list = [np.zeros(n_lab)]
 
     def _materialize(self) -> None:
         import numpy as np
@@ -547,6 +607,10 @@ class _Scorer:
             self._types.clear()
             self._ctxs.clear()
             self._n_groups = 0
+            self._dense_rows.clear()
+            del self._dense_vecs[1:]
+        dense_w, dense_rows, dense_vecs = self._dense_w, self._dense_rows, self._dense_vecs
+        drow: list[int] = []
         type_rows, ctx_rows = self._type_rows, self._ctx_rows
         ex = self.extractor
         attrs, zero = self.attrs, self._zero
@@ -564,6 +628,14 @@ class _Scorer:
             for i in range(m):
                 trow.append(type_rows(toks[i]))
                 crow.append(ctx_rows(ctx[i]))
+                if dense_w is not None:
+                    r = dense_rows.get(toks[i])
+                    if r is None:
+                        d = tfs[i].dense
+                        r = dense_rows[toks[i]] = len(dense_vecs) if d else 0
+                        if d:
+                            dense_vecs.append(np.asarray(d) @ dense_w[: len(d)])
+                    drow.append(r)
                 feats = []
                 # only words that occur in a weighted pair can make one (most do not)
                 if i > 0:
@@ -611,6 +683,8 @@ class _Scorer:
         if conj:
             pairs = np.asarray(conj).reshape(-1, 2)
             np.add.at(em, pairs[:, 0], table[pairs[:, 1]])
+        if dense_w is not None:
+            em += np.asarray(dense_vecs)[np.asarray(drow)]
         return em
 
     def decode(self, emissions, lengths: list[int]) -> list[tuple[list[int], list[float]]]:
@@ -790,9 +864,18 @@ def load_model(path: str | Path | None = None) -> NerModel:
                 f"NER model {str(p)!r} was trained with the word clusters of sha256 "
                 f"{config['clusters'][:12]}, not the installed ones: retrain it"
             )
+    vec = config.get("vectors")
+    if vec is not None:
+        wv = _vectors()
+        if wv is None or wv.sha256 != vec["sha256"]:
+            raise EnvironmentError_(
+                f"NER model {str(p)!r} was trained with the word vectors of sha256 "
+                f"{vec['sha256'][:12]}, not the installed ones: retrain it"
+            )
     tagger = pycrfsuite.Tagger()
     tagger.open(str(p / MODEL_FILE))
-    extractor = FeatureExtractor(use_clusters=config.get("clusters") is not None)
+    extractor = FeatureExtractor(use_clusters=config.get("clusters") is not None,
+                                 vectors=vec["use"] if vec else None)
     scorer = _Scorer(tagger, extractor)
     tagger.close()
     return NerModel(p, config, file_sha256(p / MODEL_FILE), scorer, extractor)
@@ -906,6 +989,7 @@ def train_model(
     morphology: str = "auto",
     use_rules: bool = False,
     use_clusters: bool = True,
+    vectors: str | None = None,
     params: dict | None = None,
     card: dict | None = None,
 ) -> TrainReport:
@@ -918,6 +1002,8 @@ def train_model(
         morphology: The morphology whose readings become features (``none`` for none).
         use_rules: Give the rules' spans as features.
         use_clusters: Give word clusters as features when ``tasks.clusters`` has them.
+        vectors: Use the shipped word vectors (``tasks.embeddings``): ``clusters``,
+            ``dense`` or ``both`` (see ``FeatureExtractor``); None for none.
         params: crfsuite training parameters over the defaults.
         card: Extra facts for the model card (``command``, ``seed``, ``data``).
     """
@@ -929,7 +1015,10 @@ def train_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     morph_tool = load_morphology(morphology)
-    extractor = FeatureExtractor(use_clusters=use_clusters)
+    if vectors is not None and _vectors() is None:
+        raise ConfigError(
+            f"vectors={vectors!r} needs the word vectors: run `akhbar train embeddings`")
+    extractor = FeatureExtractor(use_clusters=use_clusters, vectors=vectors)
     toks, tags, morph = _prepare(train, morph_tool)
     docs = list(range(len(toks)))
     feats = extractor.sentences(toks, morph, rule_tags(toks, morph, docs) if use_rules else None)
@@ -948,6 +1037,8 @@ def train_model(
         "morphology": morph_tool.source if morph_tool is not None else None,
         "rules": use_rules,
         "clusters": clusters.sha256 if clusters is not None else None,
+        "vectors": None if extractor.vector_use is None else {
+            "use": extractor.vector_use, "sha256": extractor.vectors.sha256},
         "crfsuite": p,
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
@@ -962,6 +1053,15 @@ def train_model(
     report = TrainReport(out, model.sha256, len(train), len(holdout), scores, train_seconds)
     write_card(report, config, card or {})
     return report
+
+
+def _vector_line(config: dict) -> str:
+    vec = config.get("vectors")
+    if not vec:
+        return "not used"
+    what = {"clusters": "their k-means cluster ids", "dense": "the vector as float features",
+            "both": "the vector as float features and its k-means cluster ids"}[vec["use"]]
+    return f"{what} (sha256 `{vec['sha256'][:12]}`)"
 
 
 def write_card(report: TrainReport, config: dict, card: dict) -> Path:
@@ -988,6 +1088,7 @@ present) or `--ner {report.out_dir}`; `entities.method` is `crf:{report.sha256[:
 - morphology readings (POS, OOV, a capitalised gloss, the article) from `{config["morphology"]}`;
 - word clusters learnt from unlabeled news (`tasks/models/clusters`, sha256
   `{(config["clusters"] or "none")[:12]}`), coarse to fine;
+- subword-aware word vectors (`tasks/models/embeddings`, fastText): {_vector_line(config)};
 - the rule NER's spans: {"yes" if config["rules"] else "no"};
 - a ±2 window of these, and word-pair, cluster-pair and POS-trigram conjunctions.
 
