@@ -7,11 +7,13 @@ model's held-aside part (``split_holdout``, seed 12) are left out of every fold,
 that part stays unseen while features are chosen.
 
 Candidates (``--configs``, comma-separated):
-  base        the shipped features
-  emb         + the fastText vector of the word as dense features (tasks/embeddings.py)
-  emb3        + the vectors of the word and of its neighbours (±1)
-  ecl         + embedding k-means cluster ids (cover unseen words through subwords)
-  emb+ecl     both
+  base        the shipped features (``NerFeatures``, spelled by ``training_items``)
+  emb         + the fastText vector of the word as dense features (tasks/embeddings.py),
+              as ``NerFeatures(vectors="dense")`` ships it
+  ecl         + embedding k-means cluster ids (cover unseen words through subwords):
+              ``vectors="clusters"``
+  emb+ecl     both: ``vectors="both"``
+  emb3        + the vectors of the neighbours (±1) as dense features too (bench only)
   doc         + document consistency: first-pass labels of the same stem in the
               neighbouring sentences (a window standing for the article)
   aqmar       + AQMAR Wikipedia NER as extra training data (MIS* -> MISC)
@@ -52,7 +54,7 @@ def _prepared(path: str, name: str):
     from tasks.morphology import load_morphology
 
     sents = M.read_bio(path)
-    toks, tags, morph = M._prepare(sents, load_morphology("auto"))
+    toks, tags, morph = _prep(sents, load_morphology("auto"))
     per = []
     k = 0
     for t in toks:
@@ -99,7 +101,7 @@ def _prepare_aqmar(path: str, drop_mis: bool):
         return pickle.loads(pkl.read_bytes())
     from tasks.morphology import load_morphology
 
-    toks, tags, morph = M._prepare(read_aqmar(path, drop_mis), load_morphology("auto"))
+    toks, tags, morph = _prep(read_aqmar(path, drop_mis), load_morphology("auto"))
     per, k = [], 0
     for t in toks:
         per.append({c: v[k:k + len(t)] for c, v in morph.items() if isinstance(v, list)})
@@ -118,13 +120,27 @@ def _flat_morph(per: list[dict]) -> dict:
     return out
 
 
-def base_features(toks, per, name: str):
-    """The shipped extractor's features, built once per process per data set."""
-    key = ("feats", name)
+def _prep(sents, morphology):
+    from tasks.entities.ner_train import _prepare
+
+    return _prepare(sents, morphology)
+
+
+def base_features(toks, per, name: str, vectors: str | None = None):
+    """The shipped features (``vectors`` as ``NerFeatures`` takes it), once per process."""
+    from tasks.entities.ner_features import NerFeatures, training_items
+
+    key = ("feats", name, vectors)
     if key not in _STATE:
-        ex = _STATE.setdefault("ex", M.FeatureExtractor(use_clusters=True))
-        _STATE[key] = ex.sentences(toks, _flat_morph(per), None)
+        feats = NerFeatures(use_clusters=True, vectors=vectors)
+        _STATE[key] = training_items(feats, toks, _flat_morph(per), None)
     return _STATE[key]
+
+
+def _vector_use(cfg: set[str]) -> str | None:
+    if "emb" in cfg and "ecl" in cfg:
+        return "both"
+    return "dense" if "emb" in cfg else "clusters" if "ecl" in cfg else None
 
 
 def _vectors():
@@ -157,19 +173,6 @@ def _dense(tok: str, scale: float) -> dict[str, float]:
     return hit
 
 
-def _ecl(tok: str) -> list[str]:
-    cache = _STATE.setdefault("ecl", {})
-    hit = cache.get(tok)
-    if hit is None:
-        from tasks.entities.gazetteers import _is_word
-
-        wv = _vectors()
-        hit = [] if not _is_word(tok) else [
-            f"k{i}={c}" for i, c in enumerate(wv.clusters(tok))]
-        cache[tok] = hit
-    return hit
-
-
 def add_features(cfg: set[str], toks, feats, first_pass=None, window: int = 10):
     """Feature dicts per token per sentence: the base strings plus the candidates."""
     out = []
@@ -178,26 +181,15 @@ def add_features(cfg: set[str], toks, feats, first_pass=None, window: int = 10):
         rows = []
         doc = _doc_feats(si, toks, first_pass, window) if "doc" in cfg else None
         for i in range(m):
-            d = dict.fromkeys(fs[i], 1.0)
-            if "emb" in cfg:
-                d.update(_dense(ts[i], 0.3))
+            d = fs[i]
+            if "emb3" not in cfg and doc is None:
+                rows.append(d)
+                continue
+            d = dict(d) if isinstance(d, dict) else dict.fromkeys(d, 1.0)
             if "emb3" in cfg:
-                d.update(_dense(ts[i], 0.3))
                 for off in (-1, 1):
                     if 0 <= i + off < m:
                         d.update({f"{off}:{k}": v for k, v in _dense(ts[i + off], 0.3).items()})
-            if "ecl" in cfg:
-                e = _ecl(ts[i])
-                d.update(dict.fromkeys(e, 1.0))
-                for off in (-1, 1):
-                    if 0 <= i + off < m:
-                        en = _ecl(ts[i + off])
-                        if en:
-                            d[f"{off}:{en[1]}"] = 1.0
-                if e and i > 0:
-                    ep = _ecl(ts[i - 1])
-                    if ep:
-                        d[f"kk-1={ep[1]}|{e[1]}"] = 1.0
             if doc is not None:
                 d.update(doc[i])
             rows.append(d)
@@ -271,7 +263,7 @@ def _job(args):
     t0 = time.perf_counter()
     toks, tags, per = _prepared(opts["data"], "anercorp")
     cfg = set(cfg_name.split("+"))
-    feats = base_features(toks, per, "anercorp")
+    feats = base_features(toks, per, "anercorp", _vector_use(cfg))
     first = None
     if "doc" in cfg:
         first = opts["first_pass"][fold]
@@ -280,7 +272,8 @@ def _job(args):
     ty = [tags[i] for i in train_idx]
     if "aqmar" in cfg or "aqmar-o" in cfg:
         a_toks, a_tags, a_per = _prepare_aqmar(opts["aqmar"], "aqmar-o" in cfg)
-        a_feats = base_features(a_toks, a_per, "aqmar-o" if "aqmar-o" in cfg else "aqmar")
+        a_feats = base_features(a_toks, a_per, "aqmar-o" if "aqmar-o" in cfg else "aqmar",
+                                _vector_use(cfg))
         a_first = None
         if "doc" in cfg:
             a_first = [["O"] * len(t) for t in a_toks]
@@ -305,6 +298,31 @@ def folds_of(n_sents: int, k: int, seed: int, exclude: set[int], block: int = 10
     return out
 
 
+def judge_repairs(pkl: str, data: str) -> None:
+    """F1 of saved out-of-fold predictions with and without ``span_repair``'s repairs."""
+    from tasks.entities import span_repair as R
+
+    toks, tags, _ = _prepared(data, "anercorp")
+    saved = pickle.loads(Path(pkl).read_bytes())
+    print("| config | repair | F1 per fold | mean | ORG | PER |")
+    print("|---|---|---|---|---|---|")
+    for c, runs in saved.items():
+        for name, fn in (("none", None), ("merge", R.merge_org_pieces),
+                         ("split", R.split_person_from_org), ("both", R.repair_spans)):
+            f1, org, per = [], [], []
+            for _f, idx, pred in sorted(runs, key=lambda r: r[0]):
+                spans = []
+                for i, p in zip(idx, pred, strict=True):
+                    sp = [(a, b, lab, 1.0) for a, b, lab in M.bio_spans(p)]
+                    spans.append(fn(toks[i], sp) if fn else sp)
+                sc = M.score_spans([tags[i] for i in idx], spans)
+                f1.append(sc["all"]["f1"])
+                org.append(sc["ORG"]["f1"])
+                per.append(sc["PER"]["f1"])
+            print(f"| {c} | {name} | {' '.join(map(str, f1))} | {statistics.mean(f1):.2f} | "
+                  f"{statistics.mean(org):.2f} | {statistics.mean(per):.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/eval/anercorp-camellab-train.txt")
@@ -320,7 +338,12 @@ def main() -> None:
     ap.add_argument("--emb-dir", default=None, help="embeddings dir (default: shipped)")
     ap.add_argument("--save-predictions", default=None, metavar="PKL",
                     help="pickle the out-of-fold predictions of every config here")
+    ap.add_argument("--judge-repairs", default=None, metavar="PKL",
+                    help="only score saved predictions with and without the span repairs")
     args = ap.parse_args()
+    if args.judge_repairs:
+        judge_repairs(args.judge_repairs, args.data)
+        return
     toks, tags, _ = _prepared(args.data, "anercorp")
     n = len(toks)
     # the shipped held-aside part (seed 12, 10 %) stays out of every fold
@@ -337,9 +360,17 @@ def main() -> None:
     t0 = time.perf_counter()
 
     def run(cfgs, opts):
-        jobs = [(c, f, tr, te, opts) for c in cfgs for f, (tr, te) in enumerate(folds)]
+        # fold by fold, so that partial output already compares configs on the same folds
+        jobs = [(c, f, tr, te, opts) for f, (tr, te) in enumerate(folds) for c in cfgs]
+        done = []
         with ProcessPoolExecutor(args.jobs) as pool:
-            return list(pool.map(_job, jobs))
+            for r in pool.map(_job, jobs):
+                c, f, sc, _, _, secs, _ = r
+                print(f"{c} fold {f}: F1 {sc['all']['f1']} (P {sc['all']['p']} R "
+                      f"{sc['all']['r']}; PER {sc['PER']['f1']} ORG {sc['ORG']['f1']}) "
+                      f"{secs} s", file=sys.stderr, flush=True)
+                done.append(r)
+        return done
 
     base_cfgs = [c for c in configs if "doc" not in c.split("+")]
     if need_first and "base" not in base_cfgs:

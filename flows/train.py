@@ -92,6 +92,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "their cluster ids, the vector as float features, or both (default: none)",
     )
     ner.add_argument(
+        "--span-repair", action="store_true",
+        help="join ORG pieces and cut a person out of an ORG after decoding",
+    )
+    ner.add_argument(
         "--rule-features",
         action="store_true",
         help="also give the rule NER's spans as features (slower; measured no gain)",
@@ -142,6 +146,7 @@ def _train_ner(args: argparse.Namespace) -> dict:
         morphology=args.morphology,
         use_rules=args.rule_features,
         vectors=None if args.vectors == "none" else args.vectors,
+        span_repair=args.span_repair,
         params={"max_iterations": args.iterations},
         card={
             "command": _command_line(),

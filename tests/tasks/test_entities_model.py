@@ -160,13 +160,19 @@ def test_fast_decoding_matches_crfsuite(tmp_path, bio_file):
     tagger.open(str(out / "ner.crfsuite"))
     toks = [["قال", "سمير", "ناصر", "إن", "شركة", "نورا", "في", "وهران", "."],
             ["مهرجان", "الربيع"], ["طنجة"]]
-    feats = model.extractor.sentences(toks, None, None)
+    feats = ner_model.training_items(model.features, toks, None, None)
+    decoded = model.decode(toks)
+    k = 0
     for got, x in zip(model.tag(toks), feats, strict=True):
         labels = tagger.tag(x)
         want = [(a, b, lab, min(tagger.marginal(labels[k], k) for k in range(a, b)))
                 for a, b, lab in ner_model.bio_spans(labels)]
         assert [g[:3] for g in got] == [w[:3] for w in want]
         assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-4)
+        marg = [[tagger.marginal(y, t) for y in model.sequence.labels] for t in range(len(x))]
+        assert decoded.marginals[k : k + len(x)].tolist() == [
+            pytest.approx(row, abs=1e-5) for row in marg]
+        k += len(x)
 
 
 def test_currencies_and_formulae_are_not_names():
@@ -202,7 +208,10 @@ def test_vector_features_decode_like_crfsuite(tmp_path, bio_file, monkeypatch):
     embeddings.train_embeddings([str(news)], tmp_path / "emb", dim=8, epochs=1, min_count=2,
                                 bucket=500, sizes=(2, 3))
     wv = embeddings.read_vectors(tmp_path / "emb" / embeddings.VECTORS_FILE)
-    monkeypatch.setattr(ner_model, "_vectors", lambda: wv)
+    from tasks.entities import ner_features, ner_infer, ner_train
+
+    for module in (ner_features, ner_infer, ner_train):
+        monkeypatch.setattr(module, "_vectors", lambda: wv)
     sents = ner_model.read_bio(bio_file)
     out = tmp_path / "model"
     ner_model.train_model(sents, out, morphology="none", use_clusters=False, vectors="both",
@@ -214,7 +223,7 @@ def test_vector_features_decode_like_crfsuite(tmp_path, bio_file, monkeypatch):
     tagger.open(str(out / "ner.crfsuite"))
     assert any(a.startswith("e") and a[1:].isdigit() for a in tagger.info().attributes)
     toks = [["قال", "سميرة", "ناصري", "إن", "شركة", "نورا", "في", "وهران", "."], ["طنجة"]]
-    feats = model.extractor.sentences(toks, None, None)
+    feats = ner_model.training_items(model.features, toks, None, None)
     assert isinstance(feats[0][1], dict) and "e0" in feats[0][1]
     for got, x in zip(model.tag(toks), feats, strict=True):
         labels = tagger.tag(x)
