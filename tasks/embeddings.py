@@ -160,7 +160,7 @@ def train_embeddings(
             raise ConfigError(f"corpus path {c!r} does not exist")
     if not 1 <= min_n <= max_n:
         raise ConfigError(f"n-gram lengths {min_n!r}..{max_n!r} must satisfy 1 <= min <= max")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     sentences = list(corpus_sentences(corpus))
     if not sentences:
         raise ConfigError(f"no text found in the corpus {corpus!r}")
@@ -197,6 +197,7 @@ def train_embeddings(
         "tokens": n_tokens,
         "vocabulary": len(words),
         "seconds": round(time.perf_counter() - t0, 1),
+        "cpu_seconds": round(time.process_time() - cpu0, 1),
         "megabytes": round(path.stat().st_size / 2**20, 1),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "seed": seed, "dim": dim, "window": window, "min_count": min_count, "epochs": epochs,
@@ -240,7 +241,8 @@ POS tagger): `tasks/embeddings.py` loads them with numpy only.
   corpus is distributed by its author for research; only vectors derived from it ship.
 - **Command**: `{command or 'akhbar train embeddings --corpus ... --out ...'}`
 - **Seed**: {stats['seed']}
-- **Training time**: {stats['seconds']} s on 2 cores (shared machine)
+- **Training time**: {stats['seconds']} s wall, {stats['cpu_seconds']} s of CPU (one
+  thread; wall time depends on the machine's load)
 - **Size**: {stats['megabytes']} MB
 - **sha256 of {VECTORS_FILE}**: `{stats['sha256']}`
 - **Scores**: vectors have none of their own; the NER model card reports what they add
