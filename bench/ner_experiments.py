@@ -338,6 +338,8 @@ def main() -> None:
     ap.add_argument("--emb-dir", default=None, help="embeddings dir (default: shipped)")
     ap.add_argument("--save-predictions", default=None, metavar="PKL",
                     help="pickle the out-of-fold predictions of every config here")
+    ap.add_argument("--first-pass", default=None, metavar="PKL",
+                    help="doc: take the base predictions saved by --save-predictions")
     ap.add_argument("--judge-repairs", default=None, metavar="PKL",
                     help="only score saved predictions with and without the span repairs")
     args = ap.parse_args()
@@ -373,10 +375,16 @@ def main() -> None:
         return done
 
     base_cfgs = [c for c in configs if "doc" not in c.split("+")]
-    if need_first and "base" not in base_cfgs:
+    first_pass: list = []  # base out-of-fold predictions, for doc
+    if need_first and args.first_pass:  # those saved by an earlier run
+        first_pass = [("base", f, None, pred, idx, 0, None) for f, idx, pred in
+                      pickle.loads(Path(args.first_pass).read_bytes())["base"]]
+        base_cfgs = [c for c in base_cfgs if c != "base"]
+    elif need_first and "base" not in base_cfgs:
         base_cfgs.insert(0, "base")
-    out = run(base_cfgs, opts)
+    out = run(base_cfgs, opts) if base_cfgs else []
     if need_first:
+        out += first_pass
         # first-pass labels of every sentence: the base model's out-of-fold predictions
         # for each fold's test part; for its training part, the other folds' (stacking)
         oof = {}
@@ -390,7 +398,8 @@ def main() -> None:
         opts = {**opts, "first_pass": first}
         out += run([c for c in configs if "doc" in c.split("+")], opts)
     for c, f, sc, _pred, _idx, secs, info in out:
-        results.setdefault(c, []).append((f, sc, secs, info))
+        if sc is not None:
+            results.setdefault(c, []).append((f, sc, secs, info))
     if args.save_predictions:  # to judge span repairs without retraining
         Path(args.save_predictions).write_bytes(pickle.dumps(
             {c: [(f, test_idx, pred) for c2, f, _, pred, test_idx, _, _ in out if c2 == c]

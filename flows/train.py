@@ -92,8 +92,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "their cluster ids, the vector as float features, or both (default: none)",
     )
     ner.add_argument(
-        "--span-repair", action="store_true",
-        help="join ORG pieces and cut a person out of an ORG after decoding",
+        "--no-span-repair", action="store_true",
+        help="leave the decoded spans as they are (default: join ORG pieces and cut a "
+        "person out of an ORG, tasks/entities/span_repair.py)",
     )
     ner.add_argument(
         "--rule-features",
@@ -146,7 +147,7 @@ def _train_ner(args: argparse.Namespace) -> dict:
         morphology=args.morphology,
         use_rules=args.rule_features,
         vectors=None if args.vectors == "none" else args.vectors,
-        span_repair=args.span_repair,
+        span_repair=not args.no_span_repair,
         params={"max_iterations": args.iterations},
         card={
             "command": _command_line(),

@@ -80,8 +80,8 @@ class NerModel:
         """Spans ``(start, end, label, confidence)`` per sentence.
 
         The confidence is the least marginal probability of the span's token labels.
-        With the config's ``span_repair``, ORG pieces are joined and a person named after
-        an ORG is cut out of it (:mod:`tasks.entities.span_repair`).
+        ORG pieces are joined and a person named after an ORG is cut out of it
+        (:mod:`tasks.entities.span_repair`) unless the config's ``span_repair`` is false.
         Spans follow ANERcorp's convention: a currency (دولار) or the divine name is MISC;
         ``akhbar report`` leaves such non-names out of its top-entity lists
         (``gazetteers.names_nothing``).
@@ -100,7 +100,7 @@ class NerModel:
             tags = [labels[k] for k in decoded.labels[a0:a1].tolist()]
             marg = best[a0:a1].tolist()
             out[s] = [(a, z, lab, min(marg[a:z])) for a, z, lab in bio_spans(tags)]
-            if self.config.get("span_repair"):
+            if self.config.get("span_repair", True):  # on unless a model says otherwise
                 out[s] = repair_spans(sentences[s], out[s])
         return out
 

@@ -71,7 +71,7 @@ def train_model(
     use_rules: bool = False,
     use_clusters: bool = True,
     vectors: str | None = None,
-    span_repair: bool = False,
+    span_repair: bool = True,
     params: dict | None = None,
     card: dict | None = None,
 ) -> TrainReport:
@@ -176,7 +176,7 @@ present) or `--ner {report.out_dir}`; `entities.method` is `crf:{report.sha256[:
 - subword-aware word vectors (`tasks/models/embeddings`, fastText): {_vector_line(config)};
 - the rule NER's spans: {"yes" if config["rules"] else "no"};
 - span repairs after decoding (ORG pieces joined, a person cut out of an ORG):
-  {"yes" if config.get("span_repair") else "no"};
+  {"yes" if config.get("span_repair", True) else "no"};
 - a ±2 window of these, and word-pair, cluster-pair and POS-trigram conjunctions.
 
 crfsuite (L-BFGS) parameters: `{json.dumps(config["crfsuite"])}`.
