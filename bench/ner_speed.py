@@ -28,9 +28,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from tasks.entities import model as M
+    from tasks.entities.ner_train import _prepare
     from tasks.morphology import load_morphology
 
-    toks, _, morph = M._prepare(M.read_bio(args.data), load_morphology("auto"))
+    toks, _, morph = _prepare(M.read_bio(args.data), load_morphology("auto"))
     docs = list(range(len(toks)))
     n_tok = sum(len(t) for t in toks)
     cold: dict[str, list[float]] = {m: [] for m in args.models}
@@ -38,8 +39,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for m in args.models:
             M.load_model.cache_clear()
-            model = M.load_model(m)  # a fresh scorer: empty per-type caches
-            model.extractor._cache.clear()
+            model = M.load_model(m)  # a fresh model: empty per-type rows (not persistent)
             t0 = time.perf_counter()
             model.tag(toks, morph, docs)
             t1 = time.perf_counter()
