@@ -20,7 +20,7 @@ def _command_line() -> str:
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
-    """Add ``akhbar train {clusters,...}`` to the CLI."""
+    """Add ``akhbar train {clusters,embeddings,ner,pos}`` to the CLI."""
     train = sub.add_parser("train", help="train a model that ships with akhbar")
     tsub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
 
@@ -36,6 +36,23 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     clusters.add_argument("--epochs", type=int, default=5, help="word2vec epochs (default: 5)")
     clusters.add_argument(
         "--min-count", type=int, default=5, help="rarest word kept (default: 5 occurrences)"
+    )
+    emb = tsub.add_parser(
+        "embeddings",
+        help="subword-aware word vectors (fastText) from unlabeled news (NER features)",
+    )
+    emb.add_argument(
+        "--corpus", nargs="+", required=True, help="news dumps: .zip, .json, .jsonl, .txt or dirs"
+    )
+    emb.add_argument("--out", required=True, help="model directory to write")
+    emb.add_argument("--seed", type=int, default=13, help="random seed (default: 13)")
+    emb.add_argument("--dim", type=int, default=64, help="vector size (default: 64)")
+    emb.add_argument("--epochs", type=int, default=5, help="fastText epochs (default: 5)")
+    emb.add_argument(
+        "--min-count", type=int, default=5, help="rarest word kept (default: 5 occurrences)"
+    )
+    emb.add_argument(
+        "--bucket", type=int, default=100_000, help="n-gram hash buckets (default: 100000)"
     )
     ner = tsub.add_parser(
         "ner",
@@ -68,6 +85,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     ner.add_argument(
         "--morphology", default="auto", help="morphology whose readings are features"
+    )
+    ner.add_argument(
+        "--vectors", choices=("clusters", "dense", "both", "none"), default="none",
+        help="use the word vectors of `akhbar train embeddings` (tasks/models/embeddings): "
+        "their cluster ids, the vector as float features, or both (default: none)",
+    )
+    ner.add_argument(
+        "--no-span-repair", action="store_true",
+        help="leave the decoded spans as they are (default: join ORG pieces and cut a "
+        "person out of an ORG, tasks/entities/span_repair.py)",
     )
     ner.add_argument(
         "--rule-features",
@@ -139,6 +166,8 @@ def _train_ner(args: argparse.Namespace) -> dict:
         hold,
         morphology=args.morphology,
         use_rules=args.rule_features,
+        vectors=None if args.vectors == "none" else args.vectors,
+        span_repair=not args.no_span_repair,
         params={"max_iterations": args.iterations},
         card={
             "command": _command_line(),
@@ -216,8 +245,24 @@ def _train_dialect(args: argparse.Namespace) -> dict:
             "seconds": round(report.seconds, 1)}
 
 
+def _train_embeddings(args: argparse.Namespace) -> dict:
+    from tasks.embeddings import train_embeddings
+
+    return train_embeddings(
+        args.corpus,
+        args.out,
+        seed=args.seed,
+        dim=args.dim,
+        epochs=args.epochs,
+        min_count=args.min_count,
+        bucket=args.bucket,
+        command=_command_line(),
+    )
+
+
 TRAINERS = {
     "clusters": _train_clusters,
+    "embeddings": _train_embeddings,
     "pos": _train_pos,
     "ner": _train_ner,
     "dialect": _train_dialect,

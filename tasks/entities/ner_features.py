@@ -11,6 +11,11 @@ Two layers and five conjunctions:
   optionally, the rules' BIO tag, seen from 0 and ±1, its first item from ±2;
 * conjunctions: word pairs and cluster pairs with each neighbour, the POS trigram.
 
+Optionally (issue 22) the word layer also carries the subword-aware word vectors of
+``tasks.embeddings``: their k-means cluster ids (own, the middle one lent to ±1) and/or
+the standardized vector itself as float features ``e0..eN`` (own only). Both cover
+words never seen in training nor in the unlabeled news, through their n-grams.
+
 To add a word-type feature, append it in :meth:`NerFeatures.type_features` (``own``
 for the word itself, ``near``/``far`` for its neighbours; a dense one as a
 ``(name, value)`` pair); to add a token feature, in :func:`contexts`; a conjunction, in
@@ -96,6 +101,24 @@ class TypeFeatures:
     pair: str  # what neighbour conjunctions see: the 256-way cluster, else the shape
 
 
+VECTOR_USES = ("clusters", "dense", "both")
+DENSE_SCALE = 0.3  # standardized dimensions times this: comparable to a 1.0 indicator
+
+
+@functools.lru_cache(maxsize=1)
+def _vectors() -> Any:
+    """The shipped word vectors (``tasks.embeddings``), or None when they are not there."""
+    from tasks.embeddings import load_vectors
+
+    return load_vectors()
+
+
+@functools.lru_cache(maxsize=2)
+def _vector_stats(wv: Any) -> tuple[Any, Any]:
+    v = wv.vectors.astype("float32")
+    return v.mean(0), v.std(0) + 1e-6
+
+
 @functools.lru_cache(maxsize=1)
 def _clusters() -> Any:
     """The shipped word clusters (``tasks.clusters``), or None when they are not there."""
@@ -109,9 +132,13 @@ def _clusters() -> Any:
 class NerFeatures:
     """The NER model's layers; word-type rows depend on the gazetteers and clusters."""
 
-    def __init__(self, use_clusters: bool = True) -> None:
+    def __init__(self, use_clusters: bool = True, vectors: str | None = None) -> None:
+        """``vectors``: ``clusters`` (embedding cluster ids), ``dense`` (the vector as
+        float features) or ``both``, from the shipped ``tasks.embeddings``; None: none."""
         self.g = load_gazetteers()
         self.clusters = _clusters() if use_clusters else None
+        self.vectors = _vectors() if vectors else None
+        self.vector_use = vectors if self.vectors is not None else None
 
     def type_features(self, tok: str) -> TypeFeatures:
         g = self.g
@@ -180,6 +207,17 @@ class NerFeatures:
                 own.append("c=none")  # rare in the news: names often are
         if pair is None:
             pair = "sh=" + _shape(tok)
+        if self.vector_use is not None and _is_word(tok):
+            # issue 22: subword vectors reach words the corpus and the clusters never saw
+            wv = self.vectors
+            if self.vector_use in ("clusters", "both"):
+                ks = [f"k{k}={c}" for k, c in enumerate(wv.clusters(tok))]
+                own += ks
+                near.append(ks[len(ks) // 2])
+            if self.vector_use in ("dense", "both"):
+                mu, sd = _vector_stats(wv)
+                z = (wv.vector(tok) - mu) / sd * DENSE_SCALE
+                own += [(f"e{k}", float(v)) for k, v in enumerate(z)]
         return TypeFeatures(tuple(own), tuple(near), tuple(far), pair)
 
     def word_row(self, tok: str, aux: Any = None) -> Row:
@@ -202,7 +240,9 @@ class NerFeatures:
         """What the word rows depend on besides the model: this code, the resources."""
         gaz = sorted(_GAZ_DIR.glob("*.txt"))
         sha = self.clusters.sha256 if self.clusters is not None else "none"
-        return code_fingerprint(Path(__file__), *gaz, extra=f"v{FEATURES_VERSION}|{sha}")
+        vec = f"{self.vector_use}:{self.vectors.sha256}" if self.vector_use else "none"
+        return code_fingerprint(Path(__file__), *gaz,
+                                extra=f"v{FEATURES_VERSION}|{sha}|{vec}")
 
 
 def _prefixed(d: int, feats: Sequence[Feature]) -> tuple[Feature, ...]:

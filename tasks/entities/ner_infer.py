@@ -23,9 +23,11 @@ from tasks.entities.ner_features import (
     FEATURES_VERSION,
     NerFeatures,
     _clusters,
+    _vectors,
     rule_tags,
     token_keys,
 )
+from tasks.entities.span_repair import repair_spans
 from tasks.entities.spans import EntitySpan
 from tasks.errors import EnvironmentError_
 from tasks.model_dirs import CONFIG_FILE, MODEL_FILE, SHIPPED_DIR, check_model_dir
@@ -78,6 +80,8 @@ class NerModel:
         """Spans ``(start, end, label, confidence)`` per sentence.
 
         The confidence is the least marginal probability of the span's token labels.
+        ORG pieces are joined and a person named after an ORG is cut out of it
+        (:mod:`tasks.entities.span_repair`) unless the config's ``span_repair`` is false.
         Spans follow ANERcorp's convention: a currency (دولار) or the divine name is MISC;
         ``akhbar report`` leaves such non-names out of its top-entity lists
         (``gazetteers.names_nothing``).
@@ -96,6 +100,8 @@ class NerModel:
             tags = [labels[k] for k in decoded.labels[a0:a1].tolist()]
             marg = best[a0:a1].tolist()
             out[s] = [(a, z, lab, min(marg[a:z])) for a, z, lab in bio_spans(tags)]
+            if self.config.get("span_repair", True):  # on unless a model says otherwise
+                out[s] = repair_spans(sentences[s], out[s])
         return out
 
 
@@ -116,8 +122,17 @@ def load_model(path: str | Path | None = None) -> NerModel:
                 f"NER model {str(p)!r} was trained with the word clusters of sha256 "
                 f"{config['clusters'][:12]}, not the installed ones: retrain it"
             )
+    vec = config.get("vectors")
+    if vec is not None:
+        wv = _vectors()
+        if wv is None or wv.sha256 != vec["sha256"]:
+            raise EnvironmentError_(
+                f"NER model {str(p)!r} was trained with the word vectors of sha256 "
+                f"{vec['sha256'][:12]}, not the installed ones: retrain it"
+            )
     weights = load_weights(p / MODEL_FILE)
-    features = NerFeatures(use_clusters=config.get("clusters") is not None)
+    features = NerFeatures(use_clusters=config.get("clusters") is not None,
+                           vectors=vec["use"] if vec else None)
     sequence = SequenceModel(weights, features.layers(), CONJUNCTIONS, features.fingerprint())
     return NerModel(p, config, weights.sha256, sequence, features)
 

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from tasks.entities.ner_data import Sentence, retokenize, score_spans
-from tasks.entities.ner_features import FEATURES_VERSION, NerFeatures, rule_tags, training_items
+from tasks.entities.ner_features import (
+    FEATURES_VERSION,
+    NerFeatures,
+    _vectors,
+    rule_tags,
+    training_items,
+)
 from tasks.entities.ner_infer import load_model
+from tasks.errors import ConfigError
 from tasks.model_dirs import CARD_FILE, CONFIG_FILE, MODEL_FILE
 
 _TRAIN_PARAMS = {"c1": 0.1, "c2": 0.01, "max_iterations": 150,
@@ -63,6 +70,8 @@ def train_model(
     morphology: str = "auto",
     use_rules: bool = False,
     use_clusters: bool = True,
+    vectors: str | None = None,
+    span_repair: bool = True,
     params: dict | None = None,
     card: dict | None = None,
 ) -> TrainReport:
@@ -75,6 +84,9 @@ def train_model(
         morphology: The morphology whose readings become features (``none`` for none).
         use_rules: Give the rules' spans as features.
         use_clusters: Give word clusters as features when ``tasks.clusters`` has them.
+        vectors: Use the shipped word vectors (``tasks.embeddings``): ``clusters``,
+            ``dense`` or ``both`` (see ``NerFeatures``); None for none.
+        span_repair: Repair the decoded spans (``tasks.entities.span_repair``).
         params: crfsuite training parameters over the defaults.
         card: Extra facts for the model card (``command``, ``seed``, ``data``).
     """
@@ -86,7 +98,10 @@ def train_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     morph_tool = load_morphology(morphology)
-    features = NerFeatures(use_clusters=use_clusters)
+    if vectors is not None and _vectors() is None:
+        raise ConfigError(
+            f"vectors={vectors!r} needs the word vectors: run `akhbar train embeddings`")
+    features = NerFeatures(use_clusters=use_clusters, vectors=vectors)
     toks, tags, morph = _prepare(train, morph_tool)
     docs = list(range(len(toks)))
     rules = rule_tags(toks, morph, docs) if use_rules else None
@@ -106,6 +121,9 @@ def train_model(
         "morphology": morph_tool.source if morph_tool is not None else None,
         "rules": use_rules,
         "clusters": clusters.sha256 if clusters is not None else None,
+        "vectors": None if features.vector_use is None else {
+            "use": features.vector_use, "sha256": features.vectors.sha256},
+        "span_repair": span_repair,
         "crfsuite": p,
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
@@ -120,6 +138,15 @@ def train_model(
     report = TrainReport(out, model.sha256, len(train), len(holdout), scores, train_seconds)
     write_card(report, config, card or {})
     return report
+
+
+def _vector_line(config: dict) -> str:
+    vec = config.get("vectors")
+    if not vec:
+        return "not used"
+    what = {"clusters": "their k-means cluster ids", "dense": "the vector as float features",
+            "both": "the vector as float features and its k-means cluster ids"}[vec["use"]]
+    return f"{what} (sha256 `{vec['sha256'][:12]}`)"
 
 
 def write_card(report: TrainReport, config: dict, card: dict) -> Path:
@@ -146,7 +173,10 @@ present) or `--ner {report.out_dir}`; `entities.method` is `crf:{report.sha256[:
 - morphology readings (POS, OOV, a capitalised gloss, the article) from `{config["morphology"]}`;
 - word clusters learnt from unlabeled news (`tasks/models/clusters`, sha256
   `{(config["clusters"] or "none")[:12]}`), coarse to fine;
+- subword-aware word vectors (`tasks/models/embeddings`, fastText): {_vector_line(config)};
 - the rule NER's spans: {"yes" if config["rules"] else "no"};
+- span repairs after decoding (ORG pieces joined, a person cut out of an ORG):
+  {"yes" if config.get("span_repair", True) else "no"};
 - a ±2 window of these, and word-pair, cluster-pair and POS-trigram conjunctions.
 
 crfsuite (L-BFGS) parameters: `{json.dumps(config["crfsuite"])}`.

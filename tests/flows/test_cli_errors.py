@@ -157,6 +157,14 @@ def test_train_with_a_missing_corpus_names_it(tmp_path):
     assert "nope" in proc.stderr
 
 
+def test_train_embeddings_with_a_missing_corpus_names_it(tmp_path):
+    proc = _akhbar("train", "embeddings", "--corpus", str(tmp_path / "nope"), "--out",
+                   str(tmp_path / "e"))
+    assert proc.returncode == 2
+    assert "nope" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "e").exists()
+
+
 def test_train_ner_with_missing_data_names_it(tmp_path):
     proc = _akhbar("train", "ner", "--data", str(tmp_path / "nope.txt"), "--out", str(tmp_path))
     assert proc.returncode == 2

@@ -192,3 +192,43 @@ def test_trains_on_a_slice_of_anercorp(shared_dir, tmp_path):
                                    morphology="none", params={"max_iterations": 40})
     assert report.n_holdout == 100
     assert report.scores["LOC"]["f1"] > 50  # places are the easy label even on a slice
+
+
+def test_vector_features_decode_like_crfsuite(tmp_path, bio_file, monkeypatch):
+    """Dense and cluster features from subword vectors (issue 22): the per-type emission
+    sums equal crfsuite's own tagger on float-valued attributes."""
+    pytest.importorskip("gensim")
+    import pycrfsuite
+
+    from tasks import embeddings
+
+    news = tmp_path / "news.txt"
+    news.write_text("\n".join(["زار سمير خليل مدينة طنجة أمس", "قال كريم ناصر إن شركة نورا تعمل",
+                               "وصل سمير إلى وهران مساء أمس"] * 30), encoding="utf-8")
+    embeddings.train_embeddings([str(news)], tmp_path / "emb", dim=8, epochs=1, min_count=2,
+                                bucket=500, sizes=(2, 3))
+    wv = embeddings.read_vectors(tmp_path / "emb" / embeddings.VECTORS_FILE)
+    from tasks.entities import ner_features, ner_infer, ner_train
+
+    for module in (ner_features, ner_infer, ner_train):
+        monkeypatch.setattr(module, "_vectors", lambda: wv)
+    sents = ner_model.read_bio(bio_file)
+    out = tmp_path / "model"
+    ner_model.train_model(sents, out, morphology="none", use_clusters=False, vectors="both",
+                          params={"max_iterations": 30})
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["vectors"] == {"use": "both", "sha256": wv.sha256}
+    model = ner_model.load_model(out)
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(out / "ner.crfsuite"))
+    assert any(a.startswith("e") and a[1:].isdigit() for a in tagger.info().attributes)
+    toks = [["قال", "سميرة", "ناصري", "إن", "شركة", "نورا", "في", "وهران", "."], ["طنجة"]]
+    feats = ner_model.training_items(model.features, toks, None, None)
+    assert isinstance(feats[0][1], dict) and "e0" in feats[0][1]
+    for got, x in zip(model.tag(toks), feats, strict=True):
+        labels = tagger.tag(x)
+        want = [(a, b, lab, min(tagger.marginal(labels[k], k) for k in range(a, b)))
+                for a, b, lab in ner_model.bio_spans(labels)]
+        assert [g[:3] for g in got] == [w[:3] for w in want]
+        assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-4)
+    ner_model.load_model.cache_clear()
