@@ -117,50 +117,71 @@ class PosTagger:
         ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
         the same sentences; a new dict with the same columns is returned.
         """
-        tags = self.predict(sentences, morphology, morph, persistent)
-        out = {name: list(values) for name, values in morph.items()}
-        lemma_col, pos_col, upos_col = out["lemma"], out["pos"], out["upos"]
-        diac_col, gloss_col, bw_col, d3_col = out["diac"], out["gloss"], out["bw"], out["d3tok"]
+        decoded = self.decode(sentences, morphology, morph, persistent)
+        labels = self.sequence.labels
+        tag = decoded.labels
+        words_flat = [w for sent in sentences for w in sent]
+        wcode, words = encode(words_flat)
+        pcode, poses = encode(morph["pos"])
+        lcode, lemmas = encode(morph["lemma"])
+        out = {name: values for name, values in morph.items()}
+        cols = {name: np.array(morph[name], dtype=object)
+                for name in ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok")}
+        label_names = np.array(labels, dtype=object)
+        # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word gets the
+        # tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
+        kind = np.array([0 if p is not None and p not in _NON_WORD_POS else
+                         2 if p in {"digit", "latin", "foreign"} else 1 for p in poses])
+        kind = kind[pcode] if len(pcode) else kind[:0]
+        punct = labels.index("PUNCT") if "PUNCT" in labels else -1
+        for row in np.flatnonzero((kind == 2) & (tag != punct)).tolist():
+            cols["upos"][row] = labels[tag[row]]
+            word = words_flat[row]
+            cols["lemma"][row] = _NON_WORD_TRIM_RE.sub("", word) or word
+        sel = np.flatnonzero(kind == 0)
+        if len(sel):
+            # one choice per distinct (word, tag, ranked lemma, ranked pos) of the chunk
+            code = ((wcode[sel] * len(labels) + tag[sel]) * len(lemmas) + lcode[sel]) \
+                * len(poses) + pcode[sel]
+            _, first, inv = np.unique(code, return_index=True, return_inverse=True)
+            hits = self._choices(sel[first], words_flat, tag, morph, morphology, persistent)
+            for j, name in enumerate(("lemma", "pos", "diac", "gloss", "bw", "d3tok")):
+                values = np.empty(len(hits), dtype=object)
+                values[:] = [h[j] for h in hits]
+                cols[name][sel] = values[inv.ravel()]
+            cols["upos"][sel] = label_names[tag[sel]]
+        for name, values in cols.items():
+            out[name] = values.tolist()
+        return out
+
+    def _choices(self, rows: np.ndarray, words: list[str], tag: np.ndarray,
+                 morph: dict[str, list], morphology: Any, persistent: bool) -> list[tuple]:
+        """The lemma choice (:func:`choose_reading`) at each of ``rows``."""
+        labels = self.sequence.labels
         cache, order_ids = self._choice_cache, self._order_ids
         if len(cache) > TYPES_IN_MEMORY:
             cache.clear()
             order_ids.clear()
-        # The lemma choice depends on the order of the word's readings, which the ranker
-        # may change from batch to batch: it is part of the key (as an interned id, so
-        # a key hashes as fast as its strings).
+        # The choice depends on the order of the word's readings, which the ranker may
+        # change from batch to batch: it is part of the key (as an interned id, so a key
+        # hashes as fast as its strings).
         orders: dict[str, int] = {}
-        keys: list[tuple | None] = []
+        keys = []
         missing: dict[tuple, str] = {}  # key -> its word
-        words = (w for sent in sentences for w in sent)
-        for row, (word, tag, ranked_pos) in enumerate(zip(words, tags, morph["pos"],
-                                                          strict=True)):
-            if ranked_pos is None or ranked_pos in _NON_WORD_POS:
-                # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word
-                # gets the tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
-                if ranked_pos in {"digit", "latin", "foreign"} and tag != "PUNCT":
-                    upos_col[row] = tag
-                    lemma_col[row] = _NON_WORD_TRIM_RE.sub("", word) or word
-                keys.append(None)
-                continue
+        lemma_col, pos_col = morph["lemma"], morph["pos"]
+        for row in rows.tolist():
+            word = words[row]
             order = orders.get(word)
             if order is None:
                 seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
                 order = orders[word] = order_ids.setdefault(seq, len(order_ids))
-            key = (word, tag, lemma_col[row], ranked_pos, order)
+            key = (word, labels[tag[row]], lemma_col[row], pos_col[row], order)
             if key not in cache:
                 missing[key] = word
             keys.append(key)
         if missing:
             self._choose_all(missing, morphology, persistent)
-        for row, key in enumerate(keys):
-            if key is None:
-                continue
-            hit = cache[key]
-            lemma_col[row], pos_col[row], diac_col[row], gloss_col[row] = hit[:4]
-            bw_col[row], d3_col[row] = hit[4:6]
-            upos_col[row] = key[1]
-        return out
-
+        return [cache[k] for k in keys]
 
     def _choose_all(self, missing: dict[tuple, str], morphology: Any, persistent: bool) -> None:
         """Fill the choice cache for ``missing`` keys: from the persistent store, else
