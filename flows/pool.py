@@ -34,7 +34,7 @@ PRELOAD_ENV = "AKHBAR_PRELOAD_ANNOTATE"
 # first chunk a process annotates grows it by ~250 MB that it keeps (per-type caches,
 # allocator arenas); a fresh fork starts again from the shared pages, and the per-type
 # work of earlier chunks comes back from the persistent caches (issue 21).
-CHUNKS_PER_WORKER = int(os.environ.get("AKHBAR_CHUNKS_PER_WORKER", "1")) or None
+CHUNKS_PER_WORKER = 1
 
 
 def cpu_count() -> int:
