@@ -89,7 +89,11 @@ def _role(p: psutil.Process) -> str:
     if "uvicorn" in cmd:
         return "prefect-server"
     if "forkserver" in cmd:
-        return "forkserver"
+        try:  # the pool's workers are forks of the fork server: the same command line
+            parent = " ".join(p.parent().cmdline()) if p.parent() else ""
+        except psutil.Error:
+            parent = ""
+        return "worker" if "forkserver" in parent else "forkserver"
     if "resource_tracker" in cmd:
         return "resource-tracker"
     if "--_direct" in cmd or "--_baseline" in cmd or " run " in f" {cmd} ":

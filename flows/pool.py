@@ -30,6 +30,11 @@ T = TypeVar("T")
 # estimate errs towards fewer workers only for tiny inputs, which is what it is for.
 CHUNK_BYTES = 250_000
 PRELOAD_ENV = "AKHBAR_PRELOAD_ANNOTATE"
+# Chunks a worker annotates before it is replaced by a fresh fork of the server. The
+# first chunk a process annotates grows it by ~250 MB that it keeps (per-type caches,
+# allocator arenas); a fresh fork starts again from the shared pages, and the per-type
+# work of earlier chunks comes back from the persistent caches (issue 21).
+CHUNKS_PER_WORKER = 1
 
 
 def cpu_count() -> int:
@@ -94,7 +99,11 @@ class ChunkPool:
         # Each worker checks the annotators are loaded (a no-op when the server loaded
         # them): a server that could not load them fails its chunks with the reason.
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=load_annotators, initargs=(annotate,)
+            workers,
+            mp_context=ctx,
+            initializer=load_annotators,
+            initargs=(annotate,),
+            max_tasks_per_child=CHUNKS_PER_WORKER,
         )
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
