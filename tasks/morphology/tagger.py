@@ -318,7 +318,8 @@ def _gazetteer_kinds() -> dict[str, tuple[str, ...]]:
 
 
 def _sentence_features(
-    sent: Sequence[str], infos: dict[str, _TypeInfo], ranked_upos: Sequence[str | None]
+    sent: Sequence[str], infos: dict[str, _TypeInfo], ranked_upos: Sequence[str | None],
+    names: Sequence[str] | None = None,
 ) -> list[list[str]]:
     n = len(sent)
     seq = [infos[w] for w in sent]
@@ -326,6 +327,14 @@ def _sentence_features(
     for i, info in enumerate(seq):
         feats = list(info.own)
         feats.append(f"rk={ranked_upos[i]}")
+        if names is not None:
+            # The NER's label of the token and its neighbours: PUD tags every word of a
+            # name PROPN (وكالة حماية البيئة), which no single word's features show.
+            feats.append(f"nm={names[i]}")
+            feats.append(f"nm|ac={names[i]}|{info.ambiguity}")
+            for off in (-1, 1):
+                j = i + off
+                feats.append(f"{off}nm={names[j] if 0 <= j < n else 'BOUND'}")
         for off in _NEIGHBOUR_OFFSETS:
             j = i + off
             if 0 <= j < n:
@@ -362,6 +371,7 @@ def _batch_features(
     morph: dict[str, list],
     clusters: Any,
     cache: dict[tuple, _TypeInfo] | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[list[list[str]]]:
     # The ranker re-ranks each batch, so type features are cached by word *and* the
     # reading they depend on: a cache hit is exactly what recomputing would give.
@@ -382,7 +392,10 @@ def _batch_features(
     upos = morph["upos"]
     seqs, k = [], 0
     for sent in sentences:
-        seqs.append(_sentence_features(sent, infos, upos[k : k + len(sent)]))
+        seqs.append(_sentence_features(
+            sent, infos, upos[k : k + len(sent)],
+            None if names is None else names[k : k + len(sent)],
+        ))
         k += len(sent)
     return seqs
 
@@ -489,7 +502,7 @@ def _reading_examples(
     for s in sentences:
         for w in s.words:
             readings = morphology.readings(w.form)
-            gold = norm_lemma(w.lemma)
+            gold = norm_lemma(arabic_lemma(w.lemma))
             hits = {j for j, r in enumerate(readings) if norm_lemma(r[_LEX]) == gold}
             lemmas = {norm_lemma(r[_LEX]) for r in readings}
             if w.upos != "PUNCT" and hits and len(lemmas) > 1:
@@ -517,6 +530,7 @@ class PosTagger:
         lemmas: dict[str, str],
         clusters: Any = None,
         reading_weights: dict[str, float] | None = None,
+        uses_names: bool = False,
     ) -> None:
         import pycrfsuite
 
@@ -528,31 +542,41 @@ class PosTagger:
         self._lemmas = lemmas
         self._clusters = clusters
         self._weights = reading_weights
+        self.uses_names = uses_names
         # Across batches (bounded): type features, and lemma choices keyed by everything
         # they depend on, so a hit is exactly what recomputing would give.
         self._type_cache: dict[tuple, _TypeInfo] = {}
         self._choice_cache: dict[tuple, tuple] = {}
 
     def predict(
-        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list]
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        names: Sequence[str] | None = None,
     ) -> list[str]:
-        """UPOS of each token, flattened in token order."""
+        """UPOS of each token, flattened in token order.
+
+        ``names``: the NER's BIO label of each token (flattened), for a tagger trained
+        with them (``uses_names``).
+        """
+        if self.uses_names and names is None:
+            raise ConfigError("this POS model was trained with NER labels: pass names=")
         tags: list[str] = []
         tag = self._tagger.tag
-        features = _batch_features(sentences, morphology, morph, self._clusters, self._type_cache)
+        features = _batch_features(sentences, morphology, morph, self._clusters, self._type_cache,
+                                   names if self.uses_names else None)
         for feats in features:
             tags.extend(tag(feats) if feats else [])
         return tags
 
     def retag(
-        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list]
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        names: Sequence[str] | None = None,
     ) -> dict[str, list]:
         """Replace the ranker's upos/lemma (and the reading columns) with the tagger's.
 
         ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
         the same sentences; a new dict with the same columns is returned.
         """
-        tags = self.predict(sentences, morphology, morph)
+        tags = self.predict(sentences, morphology, morph, names)
         out = {name: list(values) for name, values in morph.items()}
         lemma_col, pos_col, upos_col = out["lemma"], out["pos"], out["upos"]
         diac_col, gloss_col, bw_col, d3_col = out["diac"], out["gloss"], out["bw"], out["d3tok"]
@@ -597,7 +621,15 @@ class PosTagger:
         self, word: str, tag: str, morphology: Any, ranked_lex: str | None,
         ranked_pos: str, memory: dict[str, str],
     ) -> tuple:
+        """The reading of ``word`` tagged ``tag``: (lemma, pos, diac, gloss, bw, d3tok).
+
+        All six come from one reading, and it is one of ``tag``'s UPOS whenever the word
+        has such a reading (so pos and upos agree).
+        """
         readings = morphology.readings(word)
+        # Candidates: the readings of the tagged UPOS if there are any (عبد tagged NOUN
+        # never takes its ADP reading), else all of them.
+        pool = [r for r in readings if r[_UPOS] == tag] or readings
         ranked = next(
             (r for r in readings if r[_LEX] == ranked_lex and r[_POS] == ranked_pos),
             readings[0] if readings else None,
@@ -605,32 +637,42 @@ class PosTagger:
         norm = norm_lemma(word)
         son = _SON_WORDS.get(norm)
         if son is not None:
-            r = next((r for r in readings if norm_lemma(r[_LEX]) == norm_lemma(son)), None)
+            r = next((r for r in pool if norm_lemma(r[_LEX]) == norm_lemma(son)), None)
             if r is not None:
-                return (r[_LEX], r[_POS], r[_DIAC], r[_GLOSS], r[_BW], r[_D3])
+                return _columns(r)
             return (son, "noun", son, _SON_GLOSS[son], None, norm)
-        if self._weights and len({r[_LEX] for r in readings}) > 1:
-            scored = [
-                _score_reading(self._weights, _reading_features(r, j, tag, r is ranked))
-                for j, r in enumerate(readings)
-            ]
-            chosen = readings[max(range(len(readings)), key=lambda j: (scored[j], -j))]
+        chosen: tuple | None
+        if self._weights and len({r[_LEX] for r in pool}) > 1:
+            rank = {id(r): j for j, r in enumerate(readings)}
+            chosen = max(pool, key=lambda r: (
+                _score_reading(self._weights, _reading_features(r, rank[id(r)], tag,
+                                                                r is ranked)),
+                -rank[id(r)],
+            ))
         else:
-            chosen = _pick_reading(readings, ranked, tag)
+            chosen = _pick_reading(pool, ranked if ranked in pool else None, tag)
         remembered = memory.get(f"{norm}\t{tag}")
         if remembered is not None:
-            same = next((r for r in readings if norm_lemma(r[_LEX]) == norm_lemma(remembered)),
-                        None)
+            target = norm_lemma(remembered)
+            same = next((r for r in pool if norm_lemma(r[_LEX]) == target), None)
             if same is not None:
                 chosen = same
-            elif chosen is not None:
-                return (remembered, chosen[_POS], chosen[_DIAC], None, chosen[_BW], chosen[_D3])
-            else:
-                return (remembered, None, None, None, None, None)
+            elif _MEMORY_ONLY_LEMMAS:
+                # The treebank's lemma has no reading (its conventions differ from
+                # BAMA's): the lemma is the treebank's, with no diac or gloss to claim.
+                pos = chosen[_POS] if chosen is not None else None
+                return (remembered, pos, None, None, None,
+                        chosen[_D3] if chosen is not None else None)
         if chosen is None:
             return (None, None, None, None, None, None)
-        return (chosen[_LEX], chosen[_POS], chosen[_DIAC], chosen[_GLOSS], chosen[_BW],
-                chosen[_D3])
+        return _columns(chosen)
+
+
+def _columns(r: tuple) -> tuple:
+    return (r[_LEX], r[_POS], r[_DIAC], r[_GLOSS], r[_BW], r[_D3])
+
+
+_MEMORY_ONLY_LEMMAS = True
 
 
 @functools.lru_cache(maxsize=4)
@@ -654,7 +696,8 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
             f"this code reads {FORMAT_VERSION}; retrain it with `akhbar train pos`"
         )
     clusters = _load_clusters() if meta.get("clusters") else None
-    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters, meta.get("readings"))
+    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters, meta.get("readings"),
+                     bool(meta.get("names")))
 
 
 def _load_clusters() -> Any:
@@ -686,12 +729,24 @@ class TrainReport:
     files: dict[str, str]
 
 
+def arabic_lemma(lemma: str) -> str:
+    """A treebank lemma as Arabic script: the Buckwalter dagger alif left in UD
+    Arabic-PUD's lemmas (ه`ذا, ذ`لِكَ, ل`كِنَّ) becomes U+0670 (هٰذا), stray quotes go."""
+    out = lemma.replace("`", "\u0670")
+    if _ARABIC_RE.search(out):
+        out = _STRAY_RE.sub("", out) or out
+    return out
+
+
+_STRAY_RE = re.compile("[\"'`]")
+
+
 def _learn_lemmas(sentences: Sequence[GoldSentence]) -> dict[str, str]:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for s in sentences:
         for w in s.words:
             if w.upos != "PUNCT" and w.lemma and w.lemma != "_":
-                counts[f"{norm_lemma(w.form)}\t{w.upos}"][w.lemma] += 1
+                counts[f"{norm_lemma(w.form)}\t{w.upos}"][arabic_lemma(w.lemma)] += 1
     # Ties go to the alphabetically first lemma, so the memory is reproducible.
     return {k: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, c in counts.items()}
 
@@ -717,6 +772,51 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def fit_tagger(
+    train: Sequence[GoldSentence],
+    morph_an: Any,
+    clusters: Any,
+    out_dir: Path,
+    *,
+    seed: int = 13,
+    max_iterations: int = 100,
+    c1: float = 0.1,
+    c2: float = 0.01,
+    namer: Any = None,
+) -> PosTagger:
+    """Train the CRF, the lemma memory and the reading scorer on ``train``; write
+    ``crf.model`` and ``lemmas.json`` to ``out_dir`` and return the loaded tagger.
+
+    ``namer(sentences, morph)``, when given, returns each token's NER label (flattened):
+    the tagger then learns from them and needs them to tag.
+    """
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    words = [[w.form for w in s.words] for s in train]
+    morph = morph_an.analyze_sentences(words)
+    names = namer(words, morph) if namer is not None else None
+    for sent, feats in zip(train, _batch_features(words, morph_an, morph, clusters, None, names),
+                           strict=True):
+        trainer.append(feats, [w.upos for w in sent.words])
+    trainer.set_params({
+        "c1": c1, "c2": c2, "max_iterations": max_iterations,
+        "feature.possible_transitions": True,
+    })
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.train(str(out_dir / MODEL_FILE))
+    lemmas = _learn_lemmas(train)
+    weights = _train_reading_scorer(_reading_examples(train, morph_an, morph), seed)
+    meta = {
+        "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
+        "readings": weights, "names": names is not None,
+    }
+    (out_dir / META_FILE).write_text(
+        json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
+    )
+    return PosTagger(out_dir / MODEL_FILE, lemmas, clusters, weights, names is not None)
+
+
 def train_tagger(
     data: Sequence[Path | str],
     out_dir: Path | str,
@@ -740,8 +840,6 @@ def train_tagger(
         EnvironmentError_: the data or the morphology is missing.
         ConfigError: ``holdout`` is not in [0, 1).
     """
-    import pycrfsuite
-
     from tasks.morphology import load_morphology
 
     if not 0 <= holdout < 1:
@@ -756,32 +854,12 @@ def train_tagger(
         raise EnvironmentError_("training the POS tagger needs a morphology, not 'none'")
     clusters = _load_clusters() if use_clusters else None
 
-    trainer = pycrfsuite.Trainer(verbose=False)
-    words = [[w.form for w in s.words] for s in train]
-    morph = morph_an.analyze_sentences(words)
-    for sent, feats in zip(train, _batch_features(words, morph_an, morph, clusters),
-                           strict=True):
-        trainer.append(feats, [w.upos for w in sent.words])
-    trainer.set_params({
-        "c1": c1, "c2": c2, "max_iterations": max_iterations,
-        "feature.possible_transitions": True,
-    })
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.train(str(out / MODEL_FILE))
-    lemmas = _learn_lemmas(train)
-    weights = _train_reading_scorer(_reading_examples(train, morph_an, morph), seed)
-    meta = {
-        "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
-        "readings": weights,
-    }
-    (out / META_FILE).write_text(
-        json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
-    )
+    tagger = fit_tagger(train, morph_an, clusters, out, seed=seed,
+                        max_iterations=max_iterations, c1=c1, c2=c2)
 
     scores: tuple[float | None, ...] = (None, None, None, None)
     if held:
-        tagger = PosTagger(out / MODEL_FILE, lemmas, clusters, weights)
         held_words = [[w.form for w in s.words] for s in held]
         base = morph_an.analyze_sentences(held_words)
         tagged = tagger.retag(held_words, morph_an, base)
