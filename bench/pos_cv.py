@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--upos-errors", default=None, help="write every UPOS error to this TSV")
     ap.add_argument("--write-fold", nargs=2, metavar=("I", "FILE"), default=None)
     ap.add_argument("--only", type=int, default=None, help="run only this many folds")
+    ap.add_argument("--prior", default=None, help="a prior.tsv (tasks.morphology.prior)")
     ap.add_argument("--names", choices=("none", "ner-ranker"), default="none",
                     help="NER labels as tagger features: from the NER model on the ranker's "
                     "readings")
@@ -49,18 +50,24 @@ def main() -> None:
         print(f"fold {i}: words={s.words} upos={s.upos:.2f} lemma={s.lemma:.2f} "
               f"lemma(` as ٰ)={s.lemma_arabic:.2f}", flush=True)
 
+    options = {}
+    if args.prior:
+        from tasks.morphology.prior import read_prior
+
+        options["prior"] = read_prior(Path(args.prior))
     if args.write_fold:
         i, path = int(args.write_fold[0]), Path(args.write_fold[1])
         held = set(fold_indices(len(sentences), args.folds, args.seed)[i])
         pt.write_conllu([s for j, s in enumerate(sentences) if j in held], path)
         train = [s for j, s in enumerate(sentences) if j not in held]
-        pt.fit_tagger(train, morphology, clusters, Path(str(path) + ".model"), seed=args.seed)
+        pt.fit_tagger(train, morphology, clusters, Path(str(path) + ".model"), seed=args.seed,
+                      **options)
         print(f"fold {i}: {len(held)} sentences -> {path}, model -> {path}.model")
 
     subset = sentences
     namer = _ner_namer() if args.names == "ner-ranker" else None
     result = cross_validate(subset, morphology, clusters, k=args.folds, seed=args.seed,
-                            on_fold=report, max_folds=args.only, namer=namer)
+                            on_fold=report, max_folds=args.only, namer=namer, **options)
     print(result.summary(), f"in {time.perf_counter() - started:.0f} s")
     print("top UPOS confusions (gold, predicted):", result.confusions().most_common(12))
     errors = [e for f in result.folds for e in f.lemma_errors]

@@ -223,7 +223,13 @@ class _TypeInfo:
     norm: str
 
 
-def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo:
+def _share_bucket(share: float) -> int:
+    return 3 if share >= 0.9 else 2 if share >= 0.5 else 1 if share >= 0.1 else 0
+
+
+def _type_info(
+    word: str, readings: Sequence[tuple], clusters: Any, prior: Any = None
+) -> _TypeInfo:
     norm = norm_lemma(word)
     shape = _word_shape(word)
     feats = [f"w={norm}", f"sh={shape}"]
@@ -261,6 +267,14 @@ def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo
             # adjectives, فَعِيل; BAMA lists many such adjectives as nouns.
             feats.append(f"lxb={lex[:2]}")
             feats.append(f"lxe={lex[-3:]}")
+    if prior is not None and len(readings) > 1:
+        # How the unlabeled news spreads the word over its readings' UPOS (issue 23).
+        shares = prior.shares(readings)
+        by_upos: dict[str, float] = defaultdict(float)
+        for r, sh in zip(readings, shares, strict=True):
+            by_upos[r[_UPOS] or "X"] += sh
+        feats.extend(f"pu{u}={_share_bucket(sh)}" for u, sh in sorted(by_upos.items()))
+        feats.append(f"pru={max(by_upos.items(), key=lambda kv: (kv[1], kv[0]))[0]}")
     if shape == "ar":
         for kind in _gazetteer_kinds().get(_strip_proclitics(norm), ()):
             feats.append(f"gz={kind}")
@@ -372,6 +386,7 @@ def _batch_features(
     clusters: Any,
     cache: dict[tuple, _TypeInfo] | None = None,
     names: Sequence[str] | None = None,
+    prior: Any = None,
 ) -> list[list[list[str]]]:
     # The ranker re-ranks each batch, so type features are cached by word *and* the
     # reading they depend on: a cache hit is exactly what recomputing would give.
@@ -387,7 +402,7 @@ def _batch_features(
                 key = (w, _reading_key(readings))
                 info = cache.get(key)
                 if info is None:
-                    info = cache[key] = _type_info(w, readings, clusters)
+                    info = cache[key] = _type_info(w, readings, clusters, prior)
                 infos[w] = info
     upos = morph["upos"]
     seqs, k = [], 0
@@ -429,11 +444,18 @@ def _bw_tags(bw: str | None) -> str:
     return "+".join(seg.rpartition("/")[2] for seg in (bw or "").split("+"))
 
 
-def _reading_features(r: tuple, rank: int, tag: str, in_context: bool) -> list[str]:
-    """Features of one candidate reading of a token tagged ``tag``, for the lemma scorer."""
+def _reading_features(
+    r: tuple, rank: int, tag: str, in_context: bool, share: float | None = None
+) -> list[str]:
+    """Features of one candidate reading of a token tagged ``tag``, for the lemma scorer.
+
+    ``share``: the reading's share of the word's prior mass (:mod:`.prior`), if any.
+    """
     upos, pos, lex = r[_UPOS], r[_POS], r[_LEX] or ""
     tags = _bw_tags(r[_BW])
-    return [
+    extra = [] if share is None else [f"prb={_share_bucket(share)}",
+                                      f"t|prb={tag}|{_share_bucket(share)}"]
+    return extra + [
         f"agree={upos == tag}",
         f"t|u={tag}|{upos}",
         f"t|p={tag}|{pos}",
@@ -495,21 +517,27 @@ def _train_reading_scorer(
 
 
 def _reading_examples(
-    sentences: Sequence[GoldSentence], morphology: Any, morph: dict[str, list]
+    sentences: Sequence[GoldSentence], morphology: Any, morph: dict[str, list],
+    prior: Any = None,
 ) -> list[tuple[list[list[str]], set[int]]]:
+    """Per token, its candidates as :meth:`PosTagger._choose` sees them given the gold
+    UPOS (the readings of that UPOS if any, else all) and which hold the gold lemma."""
     examples = []
     k = 0
     for s in sentences:
         for w in s.words:
             readings = morphology.readings(w.form)
+            shares = prior.shares(readings) if prior is not None else [None] * len(readings)
+            cands_all = [(j, r) for j, r in enumerate(readings) if r[_UPOS] == w.upos]
+            cands_all = cands_all or list(enumerate(readings))
             gold = norm_lemma(arabic_lemma(w.lemma))
-            hits = {j for j, r in enumerate(readings) if norm_lemma(r[_LEX]) == gold}
-            lemmas = {norm_lemma(r[_LEX]) for r in readings}
+            hits = {i for i, (_, r) in enumerate(cands_all) if norm_lemma(r[_LEX]) == gold}
+            lemmas = {r[_LEX] for _, r in cands_all}
             if w.upos != "PUNCT" and hits and len(lemmas) > 1:
                 ctx = (morph["lemma"][k], morph["pos"][k])
                 cands = [
-                    _reading_features(r, j, w.upos, (r[_LEX], r[_POS]) == ctx)
-                    for j, r in enumerate(readings)
+                    _reading_features(r, j, w.upos, (r[_LEX], r[_POS]) == ctx, shares[j])
+                    for j, r in cands_all
                 ]
                 examples.append((cands, hits))
             k += 1
@@ -531,6 +559,7 @@ class PosTagger:
         clusters: Any = None,
         reading_weights: dict[str, float] | None = None,
         uses_names: bool = False,
+        prior: Any = None,
     ) -> None:
         import pycrfsuite
 
@@ -543,6 +572,7 @@ class PosTagger:
         self._clusters = clusters
         self._weights = reading_weights
         self.uses_names = uses_names
+        self._prior = prior
         # Across batches (bounded): type features, and lemma choices keyed by everything
         # they depend on, so a hit is exactly what recomputing would give.
         self._type_cache: dict[tuple, _TypeInfo] = {}
@@ -562,7 +592,7 @@ class PosTagger:
         tags: list[str] = []
         tag = self._tagger.tag
         features = _batch_features(sentences, morphology, morph, self._clusters, self._type_cache,
-                                   names if self.uses_names else None)
+                                   names if self.uses_names else None, self._prior)
         for feats in features:
             tags.extend(tag(feats) if feats else [])
         return tags
@@ -644,9 +674,11 @@ class PosTagger:
         chosen: tuple | None
         if self._weights and len({r[_LEX] for r in pool}) > 1:
             rank = {id(r): j for j, r in enumerate(readings)}
+            shares = (self._prior.shares(readings) if self._prior is not None
+                      else [None] * len(readings))
             chosen = max(pool, key=lambda r: (
-                _score_reading(self._weights, _reading_features(r, rank[id(r)], tag,
-                                                                r is ranked)),
+                _score_reading(self._weights, _reading_features(
+                    r, rank[id(r)], tag, r is ranked, shares[rank[id(r)]])),
                 -rank[id(r)],
             ))
         else:
@@ -665,11 +697,20 @@ class PosTagger:
                         chosen[_D3] if chosen is not None else None)
         if chosen is None:
             return (None, None, None, None, None, None)
+        if remembered is None and chosen[_UPOS] == "ADV":
+            # UD's lemma of an adverb in -an is its base: رسمياً -> رَسْمِيّ, not رَسْمِيّاً.
+            lex = _ADV_TANWEEN_RE.sub("", chosen[_LEX] or "")
+            if len(norm_lemma(lex)) >= 2 and lex != chosen[_LEX]:
+                return (lex, *_columns(chosen)[1:])
         return _columns(chosen)
 
 
 def _columns(r: tuple) -> tuple:
     return (r[_LEX], r[_POS], r[_DIAC], r[_GLOSS], r[_BW], r[_D3])
+
+
+# The accusative ending of an adverb lemma: -اً / -ًا / -ً.
+_ADV_TANWEEN_RE = re.compile("(?:\u0627\u064b|\u064b\u0627|\u064b)$")
 
 
 _MEMORY_ONLY_LEMMAS = True
@@ -696,8 +737,22 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
             f"this code reads {FORMAT_VERSION}; retrain it with `akhbar train pos`"
         )
     clusters = _load_clusters() if meta.get("clusters") else None
-    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters, meta.get("readings"),
-                     bool(meta.get("names")))
+    prior = None
+    if meta.get("prior"):
+        from tasks.morphology.prior import PRIOR_FILE, read_prior
+
+        if not (path / PRIOR_FILE).is_file():
+            raise EnvironmentError_(f"POS model {str(path)!r} lacks its {PRIOR_FILE}")
+        prior = read_prior(path / PRIOR_FILE)
+        if prior.sha256 != meta["prior"]:
+            raise EnvironmentError_(
+                f"{path / PRIOR_FILE} is not the prior the model was trained with; "
+                "retrain it with `akhbar train pos`"
+            )
+    # Models trained before issue 23 remember PUD's raw Buckwalter dagger alif (ه`ذا).
+    lemmas = {k: arabic_lemma(v) for k, v in meta["lemmas"].items()}
+    return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"),
+                     bool(meta.get("names")), prior)
 
 
 def _load_clusters() -> Any:
@@ -727,6 +782,7 @@ class TrainReport:
     ranker_lemma: float | None
     seconds: float
     files: dict[str, str]
+    cv: str | None = None
 
 
 def arabic_lemma(lemma: str) -> str:
@@ -783,6 +839,7 @@ def fit_tagger(
     c1: float = 0.1,
     c2: float = 0.01,
     namer: Any = None,
+    prior: Any = None,
 ) -> PosTagger:
     """Train the CRF, the lemma memory and the reading scorer on ``train``; write
     ``crf.model`` and ``lemmas.json`` to ``out_dir`` and return the loaded tagger.
@@ -796,8 +853,8 @@ def fit_tagger(
     words = [[w.form for w in s.words] for s in train]
     morph = morph_an.analyze_sentences(words)
     names = namer(words, morph) if namer is not None else None
-    for sent, feats in zip(train, _batch_features(words, morph_an, morph, clusters, None, names),
-                           strict=True):
+    batch = _batch_features(words, morph_an, morph, clusters, None, names, prior)
+    for sent, feats in zip(train, batch, strict=True):
         trainer.append(feats, [w.upos for w in sent.words])
     trainer.set_params({
         "c1": c1, "c2": c2, "max_iterations": max_iterations,
@@ -806,15 +863,16 @@ def fit_tagger(
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.train(str(out_dir / MODEL_FILE))
     lemmas = _learn_lemmas(train)
-    weights = _train_reading_scorer(_reading_examples(train, morph_an, morph), seed)
+    weights = _train_reading_scorer(_reading_examples(train, morph_an, morph, prior), seed)
     meta = {
         "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
         "readings": weights, "names": names is not None,
+        "prior": prior.sha256 if prior is not None else None,
     }
     (out_dir / META_FILE).write_text(
         json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
     )
-    return PosTagger(out_dir / MODEL_FILE, lemmas, clusters, weights, names is not None)
+    return PosTagger(out_dir / MODEL_FILE, lemmas, clusters, weights, names is not None, prior)
 
 
 def train_tagger(
@@ -830,11 +888,18 @@ def train_tagger(
     c2: float = 0.01,
     command: str = "",
     use_clusters: bool = True,
+    prior_corpus: Sequence[Path | str] | None = None,
+    cv: int = 0,
 ) -> TrainReport:
     """Train the tagger on CoNLL-U ``data`` and write it with a model card to ``out_dir``.
 
     A seeded random ``holdout`` fraction of the sentences is held aside, scored (with gold
     word boundaries) and, with ``write_holdout``, written as CoNLL-U for the real scorer.
+    With ``prior_corpus`` (raw news), a reading prior is learnt from it first
+    (:mod:`tasks.morphology.prior`) and written beside the model as ``prior.tsv``.
+    With ``cv`` >= 2, the training sentences are first cross-validated in ``cv`` folds
+    (:mod:`tasks.morphology.crossval`, scored as ``score_pud.py`` scores) and the mean and
+    spread go into the model card.
 
     Raises:
         EnvironmentError_: the data or the morphology is missing.
@@ -844,6 +909,8 @@ def train_tagger(
 
     if not 0 <= holdout < 1:
         raise ConfigError(f"--holdout {holdout!r} is not a fraction in [0, 1)")
+    if cv < 0 or cv == 1:
+        raise ConfigError(f"--cv {cv!r} is not 0 (off) or a number of folds >= 2")
     started = time.perf_counter()
     sentences = read_conllu(data)
     train, held = split_holdout(sentences, holdout, seed)
@@ -855,8 +922,31 @@ def train_tagger(
     clusters = _load_clusters() if use_clusters else None
 
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prior = None
+    if prior_corpus:
+        from tasks.morphology.prior import (
+            PRIOR_FILE,
+            corpus_tokens,
+            learn_prior,
+            read_prior,
+            write_prior,
+        )
+
+        write_prior(learn_prior(corpus_tokens(prior_corpus), morph_an), out / PRIOR_FILE)
+        prior = read_prior(out / PRIOR_FILE)
+    elif (out / "prior.tsv").exists():
+        (out / "prior.tsv").unlink()  # a stale prior of an earlier training
+    cv_summary = None
+    if cv:
+        from tasks.morphology.crossval import cross_validate
+
+        cv_summary = cross_validate(
+            train, morph_an, clusters, k=cv, seed=seed, max_iterations=max_iterations,
+            c1=c1, c2=c2, prior=prior,
+        ).summary()
     tagger = fit_tagger(train, morph_an, clusters, out, seed=seed,
-                        max_iterations=max_iterations, c1=c1, c2=c2)
+                        max_iterations=max_iterations, c1=c1, c2=c2, prior=prior)
 
     scores: tuple[float | None, ...] = (None, None, None, None)
     if held:
@@ -865,13 +955,14 @@ def train_tagger(
         tagged = tagger.retag(held_words, morph_an, base)
         scores = (*_score(held, tagged), *_score(held, base))
     seconds = time.perf_counter() - started
-    files = {name: _file_sha256(out / name) for name in (MODEL_FILE, META_FILE)}
+    names = (MODEL_FILE, META_FILE) + (("prior.tsv",) if prior is not None else ())
+    files = {name: _file_sha256(out / name) for name in names}
     report = TrainReport(
         n_train=len(train), n_holdout=len(held),
         train_words=sum(len(s.words) for s in train),
         holdout_words=sum(len(s.words) for s in held),
         upos=scores[0], lemma=scores[1], ranker_upos=scores[2], ranker_lemma=scores[3],
-        seconds=seconds, files=files,
+        seconds=seconds, files=files, cv=cv_summary,
     )
     (out / "MODEL_CARD.md").write_text(
         _model_card(report, data, seed, holdout, command, max_iterations, c1, c2,
