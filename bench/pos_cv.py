@@ -2,7 +2,8 @@
 
 Usage (from the project root):
     .venv/bin/python bench/pos_cv.py [--data ../shared/eval/ud-arabic-pud-dev.conllu]
-        [--folds 10] [--seed 13] [--no-clusters] [--errors FILE] [--write-fold I FILE]
+        [--folds 10] [--seed 13] [--no-clusters] [--prior prior.tsv] [--errors FILE]
+        [--upos-errors FILE] [--write-fold I FILE] [--only N]
 
 Prints each fold's UPOS and lemma, their mean ± standard deviation, the top UPOS
 confusions and the commonest lemma errors (gold -> predicted). ``--write-fold I FILE``
@@ -36,9 +37,6 @@ def main() -> None:
     ap.add_argument("--write-fold", nargs=2, metavar=("I", "FILE"), default=None)
     ap.add_argument("--only", type=int, default=None, help="run only this many folds")
     ap.add_argument("--prior", default=None, help="a prior.tsv (tasks.morphology.prior)")
-    ap.add_argument("--names", choices=("none", "ner-ranker"), default="none",
-                    help="NER labels as tagger features: from the NER model on the ranker's "
-                    "readings")
     args = ap.parse_args()
 
     sentences = pt.read_conllu(args.data)
@@ -64,10 +62,8 @@ def main() -> None:
                       **options)
         print(f"fold {i}: {len(held)} sentences -> {path}, model -> {path}.model")
 
-    subset = sentences
-    namer = _ner_namer() if args.names == "ner-ranker" else None
-    result = cross_validate(subset, morphology, clusters, k=args.folds, seed=args.seed,
-                            on_fold=report, max_folds=args.only, namer=namer, **options)
+    result = cross_validate(sentences, morphology, clusters, pt.fit_tagger, k=args.folds,
+                            seed=args.seed, on_fold=report, max_folds=args.only, **options)
     print(result.summary(), f"in {time.perf_counter() - started:.0f} s")
     print("top UPOS confusions (gold, predicted):", result.confusions().most_common(12))
     errors = [e for f in result.folds for e in f.lemma_errors]
@@ -81,25 +77,6 @@ def main() -> None:
         with open(args.errors, "w", encoding="utf-8") as f:
             for e in errors:
                 f.write("\t".join(e) + "\n")
-
-
-def _ner_namer():
-    from tasks.entities.model import load_model
-
-    model = load_model()
-
-    def namer(sentences, morph):
-        labels = []
-        for sent, spans in zip(sentences, model.tag(sentences, morph), strict=True):
-            tags = ["O"] * len(sent)
-            for a, b, label, _ in spans:
-                tags[a] = f"B-{label}"
-                for i in range(a + 1, b):
-                    tags[i] = f"I-{label}"
-            labels.extend(tags)
-        return labels
-
-    return namer
 
 
 if __name__ == "__main__":

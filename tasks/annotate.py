@@ -109,11 +109,11 @@ def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> A
         if morphology.source == "bama":
             # The learned tagger (issue 13) picks UPOS and lemma among BAMA's readings; it
             # was trained on BAMA's readings, so calima's MLE choice is left as it is.
-            from tasks.morphology.tagger import load_tagger
+            from tasks.morphology.pos_infer import load_tagger
 
             tagger = load_tagger()
             if tagger is not None:
-                morph = tagger.retag(sentences, morphology, morph)
+                morph = tagger.retag(sentences, morphology, morph, config.analysis_cache)
         for name in MORPH_COLUMNS:
             cols[name] = pa.array(morph[name], type=_plain(TOKENS.field(name).type))
         cols["morph_source"] = pa.array([morph_source] * tokens.num_rows, pa.string())
@@ -148,9 +148,10 @@ def _entities(articles, tokens, sentences, starts, morph, config: AnnotateConfig
 
     method = resolve_ner_method(config.ner)
     docs = tokens.column("article_id").take(pa.array(starts)).to_pylist()
-    spans = recognize_entities(sentences, morph, method, documents=docs)
+    spans = recognize_entities(sentences, morph, method, documents=docs,
+                               persistent=config.analysis_cache)
     if method not in ("rules", "camelbert"):
-        from tasks.entities.model import model_method
+        from tasks.entities.ner_infer import model_method
 
         method = model_method(method)  # crf:<sha256 prefix>, as in entities.method
     texts = dict(

@@ -72,7 +72,8 @@ class AnnotateConfig(_Stage):
     analysis_cache: bool = Field(
         True,
         description="Keep each word type's analysis in a persistent cache across runs "
-        "(in the user cache directory, keyed by the morphology DB and code versions)",
+        "(in the user cache directory, keyed by the morphology DB and code versions), and "
+        "the learned models' per-type rows beside it (keyed by model sha256 and feature code)",
     )
 
     @field_validator("morphology")
@@ -93,14 +94,14 @@ class AnnotateConfig(_Stage):
     @classmethod
     def _known_ner(cls, v: str) -> str:
         if v == "model":
-            from tasks.entities.model import SHIPPED_DIR, check_model_dir
+            from tasks.model_dirs import SHIPPED_DIR, check_model_dir
 
             check_model_dir(SHIPPED_DIR)
             return v
         if v in {"auto", "rules", "camelbert", "none"}:
             return v
         if os.sep in v or os.path.isdir(v):
-            from tasks.entities.model import check_model_dir
+            from tasks.model_dirs import check_model_dir
 
             check_model_dir(v)  # ConfigError (a ValueError) naming the directory
             return v

@@ -15,6 +15,7 @@ def recognize_entities(
     morph: dict[str, list] | None = None,
     method: str = "rules",
     documents: list | None = None,
+    persistent: bool = False,
 ) -> list[EntitySpan]:
     """Find entity spans in tokenized sentences.
 
@@ -26,6 +27,8 @@ def recognize_entities(
             directory of a model trained with ``akhbar train ner``.
         documents: Optional document key per sentence (e.g. its article id): names
             recalled from earlier mentions never cross into another document.
+        persistent: A learned model reads and fills its persistent per-type cache
+            (beside the word-type analyses); the spans are the same either way.
 
     Returns:
         Spans sorted by sentence and start token; ``sentence`` indexes ``sentences``.
@@ -33,9 +36,9 @@ def recognize_entities(
     if method == "camelbert":
         return recognize_camelbert(sentences)
     if method == "model" or "/" in method:
-        from tasks.entities.model import recognize_with_model
+        from tasks.entities.ner_infer import recognize_with_model
 
-        return recognize_with_model(sentences, morph, method, documents)
+        return recognize_with_model(sentences, morph, method, documents, persistent)
     if method != "rules":
         raise ConfigError(
             f"unknown NER method {method!r}: use rules, camelbert, model or a model directory"
@@ -47,7 +50,7 @@ def resolve_ner_method(choice: str) -> str:
     """Map ``auto`` to the shipped learned model when present (issue 12), else to
     ``camelbert`` when its model is installed, else ``rules``; a model directory stays."""
     if choice == "auto":
-        from tasks.entities.model import shipped_model_available
+        from tasks.model_dirs import shipped_model_available
 
         if shipped_model_available():
             return "model"
@@ -55,7 +58,7 @@ def resolve_ner_method(choice: str) -> str:
     if choice in ("rules", "camelbert", "model", "none"):
         return choice
     if "/" in choice or Path(choice).expanduser().is_dir():
-        from tasks.entities.model import check_model_dir
+        from tasks.model_dirs import check_model_dir
 
         check_model_dir(choice)
         return choice

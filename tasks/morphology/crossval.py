@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks.errors import ConfigError
-from tasks.morphology.tagger import GoldSentence, PosTagger, fit_tagger, norm_lemma
+from tasks.morphology.pos_data import GoldSentence, norm_lemma
+from tasks.morphology.pos_infer import PosTagger
 
 __all__ = ["CrossValReport", "FoldScore", "cross_validate", "fold_indices", "tag_like_pipeline"]
 
@@ -104,7 +105,7 @@ def fold_indices(n: int, k: int, seed: int) -> list[list[int]]:
 
 
 def tag_like_pipeline(
-    sentences: Sequence[GoldSentence], tagger: PosTagger, morphology: Any, namer: Any = None
+    sentences: Sequence[GoldSentence], tagger: PosTagger | None, morphology: Any
 ) -> list[list[tuple[str, str | None, str | None]]]:
     """Tag each sentence's raw text as ``akhbar run`` would: (token, lemma, upos) lists.
 
@@ -121,8 +122,7 @@ def tag_like_pipeline(
         batch.extend(parts)
     morph = morphology.analyze_sentences(batch)
     if tagger is not None:
-        names = namer(batch, morph) if tagger.uses_names else None
-        morph = tagger.retag(batch, morphology, morph, names)
+        morph = tagger.retag(batch, morphology, morph)
     out: list[list[tuple[str, str | None, str | None]]] = []
     k = row = 0
     for n_parts in per_article:
@@ -173,18 +173,18 @@ def score_tokens(
 def cross_validate(
     sentences: Sequence[GoldSentence],
     morphology: Any,
-    clusters: Any = None,
+    clusters: Any,
+    fit: Callable[..., PosTagger],
     *,
     k: int = 10,
     seed: int = 13,
-    fit: Callable[..., PosTagger] = fit_tagger,
     on_fold: Callable[[int, FoldScore], None] | None = None,
     max_folds: int | None = None,
-    namer: Any = None,
     **fit_options: Any,
 ) -> CrossValReport:
-    """Train on k-1 folds, tag the held fold through the pipeline's path, k times
-    (the first ``max_folds`` only, for a quick look)."""
+    """Train on k-1 folds with ``fit`` (:func:`tasks.morphology.pos_train.fit_tagger`),
+    tag the held fold through the pipeline's path, k times (the first ``max_folds`` only,
+    for a quick look)."""
     folds = fold_indices(len(sentences), k, seed)[:max_folds]
     scores = []
     with tempfile.TemporaryDirectory(prefix="akhbar-pos-cv-") as tmp:
@@ -193,8 +193,8 @@ def cross_validate(
             train = [s for j, s in enumerate(sentences) if j not in held_set]
             held = [sentences[j] for j in held_idx]
             tagger = fit(train, morphology, clusters, Path(tmp) / f"fold{i}", seed=seed,
-                         namer=namer, **fit_options)
-            score = score_tokens(held, tag_like_pipeline(held, tagger, morphology, namer))
+                         **fit_options)
+            score = score_tokens(held, tag_like_pipeline(held, tagger, morphology))
             scores.append(score)
             if on_fold is not None:
                 on_fold(i, score)

@@ -60,10 +60,15 @@ class TypeCache:
     Several worker processes share one file (SQLite's WAL mode; writes are short
     transactions with a busy timeout). Any SQLite or decoding error turns into a
     warning: the file is discarded and rebuilt once, then the cache stays off.
+    Subclasses keep other per-type entries (``tasks.sequence.store``) by overriding
+    ``STEM``, ``WHAT`` and ``encode``/``decode``.
     """
 
+    STEM = "analyses"
+    WHAT = "word-type analysis cache"
+
     def __init__(self, directory: str | Path, key: str) -> None:
-        self.path = Path(directory) / f"analyses-{key}.sqlite"
+        self.path = Path(directory) / f"{self.STEM}-{key}.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._broken = False
         self._rebuilt = False
@@ -106,10 +111,9 @@ class TypeCache:
             except OSError:
                 pass
             else:
-                log.warning("word-type analysis cache %s unusable (%s): rebuilding it",
-                            self.path, exc)
+                log.warning("%s %s unusable (%s): rebuilding it", self.WHAT, self.path, exc)
                 return
-        log.warning("word-type analysis cache %s is off for this process: %s", self.path, exc)
+        log.warning("%s %s is off for this process: %s", self.WHAT, self.path, exc)
         self._broken = True
 
     def get_many(self, words: Iterable[str]) -> dict[str, Entry]:
@@ -127,7 +131,7 @@ class TypeCache:
                     f"SELECT word, entry FROM types WHERE word IN ({marks})", part
                 ).fetchall()
                 for word, blob in rows:
-                    entry = _decode(blob)
+                    entry = self.decode(blob)
                     if entry is not None:
                         found[word] = entry
         except sqlite3.Error as exc:
@@ -142,7 +146,7 @@ class TypeCache:
         conn = self._connect()
         if conn is None or not entries:
             return
-        rows = [(w, _encode(e)) for w, e in entries.items()]
+        rows = [(w, self.encode(e)) for w, e in entries.items()]
         try:
             conn.execute("BEGIN")
             conn.executemany("INSERT OR REPLACE INTO types VALUES (?, ?)", rows)
@@ -153,6 +157,12 @@ class TypeCache:
             except sqlite3.Error:
                 pass
             self._fail(exc)
+
+    def encode(self, entry: Entry) -> bytes:
+        return _encode(entry)
+
+    def decode(self, blob: bytes) -> Entry | None:
+        return _decode(blob)
 
     def close(self) -> None:
         """Close the connection (the file stays)."""

@@ -131,7 +131,7 @@ def test_unknown_method_names_the_value() -> None:
 
 
 def test_auto_resolves_to_an_installed_method() -> None:
-    from tasks.entities.model import shipped_model_available
+    from tasks.model_dirs import shipped_model_available
 
     fallback = "camelbert" if camelbert_available() else "rules"
     assert resolve_ner_method("auto") == ("model" if shipped_model_available() else fallback)

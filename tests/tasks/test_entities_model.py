@@ -160,13 +160,19 @@ def test_fast_decoding_matches_crfsuite(tmp_path, bio_file):
     tagger.open(str(out / "ner.crfsuite"))
     toks = [["قال", "سمير", "ناصر", "إن", "شركة", "نورا", "في", "وهران", "."],
             ["مهرجان", "الربيع"], ["طنجة"]]
-    feats = model.extractor.sentences(toks, None, None)
+    feats = ner_model.training_items(model.features, toks, None, None)
+    decoded = model.decode(toks)
+    k = 0
     for got, x in zip(model.tag(toks), feats, strict=True):
         labels = tagger.tag(x)
         want = [(a, b, lab, min(tagger.marginal(labels[k], k) for k in range(a, b)))
                 for a, b, lab in ner_model.bio_spans(labels)]
         assert [g[:3] for g in got] == [w[:3] for w in want]
         assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-4)
+        marg = [[tagger.marginal(y, t) for y in model.sequence.labels] for t in range(len(x))]
+        assert decoded.marginals[k : k + len(x)].tolist() == [
+            pytest.approx(row, abs=1e-5) for row in marg]
+        k += len(x)
 
 
 def test_currencies_and_formulae_are_not_names():

@@ -10,7 +10,8 @@ import pytest
 
 from tasks.morphology import load_morphology
 from tasks.morphology import tagger as pt
-from tasks.morphology.tagger import _DIAC, _GLOSS, _LEX, _POS, _UPOS
+from tasks.morphology.pos_features import _DIAC, _GLOSS, _LEX, _POS, _UPOS
+from tasks.morphology.pos_lemma import choose_reading
 
 # Buckwalter transliteration characters that are not Arabic script.
 _BUCKWALTER = re.compile(r"[`{}|<>&*$~A-Za-z']")
@@ -112,19 +113,22 @@ def test_an_old_model_with_buckwalter_in_its_memory_is_read_as_arabic(tmp_path: 
 
 
 def test_an_adverb_in_an_takes_its_base_as_lemma() -> None:
-    class _One:
-        """A morphology with one adverb reading of رسميا (BAMA's lemma رَسْمِيّاً)."""
-
-        reading = ("رَسْمِيّاً", "adv", "ADV", "رَسْمِيّاً", "officially", None, "رسميا", 0.0,
-                   False, "lex", 0)
-
-        def readings(self, word):
-            return [self.reading]
-
-    tagger = object.__new__(pt.PosTagger)
-    tagger._weights = None
-    chosen = tagger._choose("رسميا", "ADV", _One(), "رَسْمِيّاً", "adv", {})
+    # one adverb reading of رسميا, whose BAMA lemma is رَسْمِيّاً
+    reading = ("رَسْمِيّاً", "adv", "ADV", "رَسْمِيّاً", "officially", None, "رسميا", 0.0,
+               False, "lex", 0)
+    chosen = choose_reading("رسميا", "ADV", [reading], "رَسْمِيّاً", "adv", {}, None)
     assert chosen[:4] == ("رَسْمِيّ", "adv", "رَسْمِيّاً", "officially")
+
+
+def test_the_tagged_upos_picks_among_its_own_readings_only() -> None:
+    # عبد: a noun "servant" and a verb "worship"; tagged VERB it never keeps the noun.
+    noun = ("عَبْد", "noun", "NOUN", "عَبْد", "slave;servant", None, "عبد", 1.0, False, "lex", 0)
+    verb = ("عَبَد", "verb", "VERB", "عَبَد", "worship", None, "عبد", 0.0, False, "lex", 0)
+    memory = {"عبد\tVERB": "عَبْد"}  # a memory naming the noun's lemma cannot override
+    chosen = choose_reading("عبد", "VERB", [noun, verb], "عَبْد", "noun", memory, None)
+    assert chosen[1] == "verb" and chosen[2] == "عَبَد"
+    assert choose_reading("عبد", "NOUN", [noun, verb], "عَبْد", "noun", {}, None)[:4] == (
+        "عَبْد", "noun", "عَبْد", "slave;servant")
 
 
 def test_cross_validation_folds_partition_and_score_like_the_scorer(tmp_path: Path) -> None:
@@ -145,7 +149,8 @@ def test_cross_validation_folds_partition_and_score_like_the_scorer(tmp_path: Pa
     assert score.lemma_ok_arabic == 5  # ... unless its ` is read as the dagger alif
     assert score.confusions[("PRON", "NOUN")] == 1
 
-    report = cross_validate(sentences, load_morphology("bama"), None, k=3, seed=1)
+    report = cross_validate(sentences, load_morphology("bama"), None, pt.fit_tagger, k=3,
+                            seed=1)
     assert len(report.folds) == 3 and sum(f.words for f in report.folds) == 36
     # each fold's sentences repeat in the other folds: the tagger learns them
     assert report.upos[0] > 90

@@ -185,3 +185,30 @@ def test_tagger_beats_the_ranker_on_held_aside_pud(shared_dir: Path, tmp_path: P
     report = pt.train_tagger([part], tmp_path / "m", seed=3, holdout=0.25, use_clusters=False)
     assert report.upos > report.ranker_upos + 2
     assert report.lemma > report.ranker_lemma
+
+
+def test_runtime_labels_and_marginals_equal_crfsuite(trained) -> None:
+    """The sequence runtime scores the tagger exactly as python-crfsuite's own tagger."""
+    import numpy as np
+    import pycrfsuite
+
+    from tasks.morphology import load_morphology
+    from tasks.morphology.pos_features import training_items
+
+    out, _ = trained
+    tagger = pt.load_tagger(str(out))
+    morphology = load_morphology("bama")
+    sentences = [["وكتب", "محمد", "بن", "سلمان", "رسالته", "."], ["الاقتصاد"],
+                 ["قال", "الرئيس", "إن", "الاقتصاد", "كبير", "جدا", "،", "وكتب"]]
+    morph = morphology.analyze_sentences(sentences)
+    crf = pycrfsuite.Tagger()
+    crf.open(str(out / "crf.model"))
+    items = training_items(tagger.features, sentences, morphology, morph)
+    decoded = tagger.decode(sentences, morphology, morph)
+    got = tagger.predict(sentences, morphology, morph)
+    k = 0
+    for x in items:
+        assert got[k : k + len(x)] == crf.tag(x)
+        marg = [[crf.marginal(y, t) for y in tagger.sequence.labels] for t in range(len(x))]
+        np.testing.assert_allclose(decoded.marginals[k : k + len(x)], np.array(marg), atol=1e-5)
+        k += len(x)

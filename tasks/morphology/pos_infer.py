@@ -1,0 +1,266 @@
+"""The learned POS tagger at inference: UPOS by the CRF, then the reading that agrees.
+
+A linear-chain CRF (python-crfsuite) trained on a UD treebank labels each *pipeline
+token* (a whitespace word with its clitics) with the UPOS of its content part, over the
+BAMA analyzer's readings; it is scored by the sequence runtime (``tasks.sequence``) over
+the features of :mod:`tasks.morphology.pos_features`, equal to crfsuite's own tagger.
+The lemma and the other reading columns follow (:mod:`tasks.morphology.pos_lemma`).
+
+The model directory holds ``crf.model`` (crfsuite), ``lemmas.json`` (the memory and the
+feature settings), ``prior.tsv`` (the reading prior, issue 23) and ``MODEL_CARD.md``;
+:func:`load_tagger` opens it once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tasks.errors import EnvironmentError_
+from tasks.morphology.pos_data import arabic_lemma
+from tasks.morphology.pos_features import (
+    _LEX,
+    _POS,
+    CONJUNCTIONS,
+    TYPES_IN_MEMORY,
+    PosFeatures,
+    _reading_key,
+)
+from tasks.morphology.pos_lemma import choose_reading
+from tasks.morphology.type_cache import TypeCache
+from tasks.sequence import Decoded, SequenceModel, encode, load_weights
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "pos"
+MODEL_FILE = "crf.model"
+META_FILE = "lemmas.json"
+FORMAT_VERSION = 1
+_NON_WORD_POS = frozenset({"punc", "digit", "latin", "foreign"})
+# A number's clitics and unit sign are not part of its lemma (ب15000 -> 15000, 3% -> 3).
+_NON_WORD_TRIM_RE = re.compile(r"^[\u0621-\u064a]+|[%٪]+$")
+
+
+class PosTagger:
+    """A trained CRF plus the treebank's (word, UPOS) -> lemma memory."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        lemmas: dict[str, str],
+        clusters: Any = None,
+        reading_weights: dict[str, float] | None = None,
+        prior: Any = None,
+    ) -> None:
+        weights = load_weights(model_path)
+        self.features = PosFeatures(clusters, prior)
+        self._prior = prior
+        self.sequence = SequenceModel(weights, self.features.layers(), CONJUNCTIONS,
+                                      self.features.fingerprint())
+        self._lemmas = lemmas
+        self._weights = reading_weights
+        # Across batches (bounded): lemma choices keyed by everything they depend on,
+        # so a hit is exactly what recomputing would give.
+        self._choice_cache: dict[tuple, tuple] = {}
+        self._order_ids: dict[tuple, int] = {}
+        self._choice_stores: dict[str, ChoiceStore] = {}
+
+    def _choice_store(self, scope: str) -> ChoiceStore:
+        """The persistent lemma choices of this model and code, for one analysis scope."""
+        store = self._choice_stores.get(scope)
+        if store is None:
+            from tasks.camel_env import cache_dir
+
+            h = hashlib.sha256(f"choices{ChoiceStore.FORMAT}|{scope}|".encode())
+            h.update(self.sequence.weights.sha256.encode())
+            h.update(json.dumps([self._lemmas, self._weights], sort_keys=True).encode())
+            h.update((self._prior.sha256 if self._prior is not None else "").encode())
+            for module in ("pos_lemma.py", "pos_infer.py"):
+                h.update((Path(__file__).parent / module).read_bytes())
+            store = self._choice_stores[scope] = ChoiceStore(cache_dir(), h.hexdigest()[:20])
+        return store
+
+    def decode(
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        persistent: bool = False,
+    ) -> Decoded:
+        """Label indices (``self.sequence.labels``) and marginals of every token.
+
+        With ``persistent``, word-type rows are read from and added to the persistent
+        cache beside the analyses (the result is the same).
+        """
+        codes, words = encode(w for s in sentences for w in s)
+        # the ranker re-ranks each batch: a type's key is its word and its best reading
+        types = [(w, _reading_key(morphology.readings(w))) for w in words]
+        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64,
+                              count=len(sentences))
+        # the rows are built from the readings: the analysis cache's key scopes them
+        scope = _scope(morphology) if persistent else None
+        keys = {"word": (codes, types), "ctx": encode(morph["upos"])}
+        return self.sequence.tag(lengths, keys, morphology, scope)
+
+    def predict(
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        persistent: bool = False,
+    ) -> list[str]:
+        """UPOS of each token, flattened in token order."""
+        labels = self.sequence.labels
+        decoded = self.decode(sentences, morphology, morph, persistent)
+        return [labels[k] for k in decoded.labels.tolist()]
+
+    def retag(
+        self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
+        persistent: bool = False,
+    ) -> dict[str, list]:
+        """Replace the ranker's upos/lemma (and the reading columns) with the tagger's.
+
+        ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
+        the same sentences; a new dict with the same columns is returned.
+        """
+        tags = self.predict(sentences, morphology, morph, persistent)
+        out = {name: list(values) for name, values in morph.items()}
+        lemma_col, pos_col, upos_col = out["lemma"], out["pos"], out["upos"]
+        diac_col, gloss_col, bw_col, d3_col = out["diac"], out["gloss"], out["bw"], out["d3tok"]
+        cache, order_ids = self._choice_cache, self._order_ids
+        if len(cache) > TYPES_IN_MEMORY:
+            cache.clear()
+            order_ids.clear()
+        # The lemma choice depends on the order of the word's readings, which the ranker
+        # may change from batch to batch: it is part of the key (as an interned id, so
+        # a key hashes as fast as its strings).
+        orders: dict[str, int] = {}
+        keys: list[tuple | None] = []
+        missing: dict[tuple, str] = {}  # key -> its word
+        words = (w for sent in sentences for w in sent)
+        for row, (word, tag, ranked_pos) in enumerate(zip(words, tags, morph["pos"],
+                                                          strict=True)):
+            if ranked_pos is None or ranked_pos in _NON_WORD_POS:
+                # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word
+                # gets the tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
+                if ranked_pos in {"digit", "latin", "foreign"} and tag != "PUNCT":
+                    upos_col[row] = tag
+                    lemma_col[row] = _NON_WORD_TRIM_RE.sub("", word) or word
+                keys.append(None)
+                continue
+            order = orders.get(word)
+            if order is None:
+                seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
+                order = orders[word] = order_ids.setdefault(seq, len(order_ids))
+            key = (word, tag, lemma_col[row], ranked_pos, order)
+            if key not in cache:
+                missing[key] = word
+            keys.append(key)
+        if missing:
+            self._choose_all(missing, morphology, persistent)
+        for row, key in enumerate(keys):
+            if key is None:
+                continue
+            hit = cache[key]
+            lemma_col[row], pos_col[row], diac_col[row], gloss_col[row] = hit[:4]
+            bw_col[row], d3_col[row] = hit[4:6]
+            upos_col[row] = key[1]
+        return out
+
+
+    def _choose_all(self, missing: dict[tuple, str], morphology: Any, persistent: bool) -> None:
+        """Fill the choice cache for ``missing`` keys: from the persistent store, else
+        :func:`choose_reading` (whose results are then stored)."""
+        cache = self._choice_cache
+        store = self._choice_store(_scope(morphology)) if persistent else None
+        names: dict[tuple, str] = {}
+        if store is not None:
+            for key, word in missing.items():
+                seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
+                names[key] = repr((*key[:4], seq))
+            found = store.get_many(names.values())
+        new: dict[str, tuple] = {}
+        for key, word in missing.items():
+            hit = found.get(names[key]) if store is not None else None
+            if hit is None:
+                hit = choose_reading(word, key[1], morphology.readings(word), key[2], key[3],
+                                     self._lemmas, self._weights, self._prior)
+                if store is not None:
+                    new[names[key]] = hit
+            cache[key] = hit
+        if new:
+            store.put_many(new)
+
+
+def _scope(morphology: Any) -> str:
+    """What rows and choices built from ``morphology``'s readings depend on: its DB and
+    analysis code (the analysis cache's key), else its name."""
+    cache = getattr(morphology, "type_cache", None)
+    return cache.path.stem if cache is not None else str(morphology.source)
+
+
+class ChoiceStore(TypeCache):
+    """Persistent lemma choices: key -> (lemma, pos, diac, gloss, bw, d3tok)."""
+
+    STEM = "pos-choices"
+    WHAT = "POS lemma-choice cache"
+    FORMAT = 1
+
+    def encode(self, entry: tuple) -> bytes:
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def decode(self, blob: bytes) -> tuple | None:
+        try:
+            value = json.loads(blob)
+        except ValueError:
+            return None
+        if isinstance(value, list) and len(value) == 6 and \
+                all(v is None or isinstance(v, str) for v in value):
+            return tuple(value)
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def load_tagger(model_dir: str | None = None) -> PosTagger | None:
+    """Open the tagger in ``model_dir`` (default: the shipped one) once per process.
+
+    Returns None when the default model is not installed.
+
+    Raises:
+        EnvironmentError_: an explicitly given model directory is missing or unreadable.
+    """
+    path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    if not (path / MODEL_FILE).is_file() or not (path / META_FILE).is_file():
+        if model_dir is None:
+            return None
+        raise EnvironmentError_(f"POS model directory {str(path)!r} lacks {MODEL_FILE}/{META_FILE}")
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT_VERSION:
+        raise EnvironmentError_(
+            f"POS model {str(path)!r} has format {meta.get('format')!r}, "
+            f"this code reads {FORMAT_VERSION}; retrain it with `akhbar train pos`"
+        )
+    clusters = load_clusters() if meta.get("clusters") else None
+    prior = None
+    if meta.get("prior"):
+        from tasks.morphology.prior import PRIOR_FILE, read_prior
+
+        if not (path / PRIOR_FILE).is_file():
+            raise EnvironmentError_(f"POS model {str(path)!r} lacks its {PRIOR_FILE}")
+        prior = read_prior(path / PRIOR_FILE)
+        if prior.sha256 != meta["prior"]:
+            raise EnvironmentError_(
+                f"{path / PRIOR_FILE} is not the prior the model was trained with; "
+                "retrain it with `akhbar train pos`"
+            )
+    # Models trained before issue 23 remember PUD's raw Buckwalter dagger alif (ه`ذا).
+    lemmas = {k: arabic_lemma(v) for k, v in meta["lemmas"].items()}
+    return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"), prior)
+
+
+def load_clusters() -> Any:
+    """The shipped word clusters, or None when ``tasks.clusters`` has none."""
+    try:
+        from tasks.clusters import load_clusters as load
+    except ImportError:
+        return None
+    return load()
