@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.errors import ConfigError, EnvironmentError_
 from tasks.morphology import load_morphology
 from tasks.morphology import tagger as pt
 from tasks.morphology.pos_features import _DIAC, _GLOSS, _LEX, _POS, _UPOS
@@ -154,3 +155,51 @@ def test_cross_validation_folds_partition_and_score_like_the_scorer(tmp_path: Pa
     assert len(report.folds) == 3 and sum(f.words for f in report.folds) == 36
     # each fold's sentences repeat in the other folds: the tagger learns them
     assert report.upos[0] > 90
+
+
+def test_prior_spreads_counts_by_em_and_round_trips(tmp_path: Path) -> None:
+    from tasks.morphology.prior import ReadingPrior, learn_prior, read_prior, write_prior
+
+    morphology = load_morphology("bama")
+    # الكتب can only be كِتاب "book"; الكتاب is ambiguous (كِتاب, كُتّاب "Quran school",
+    # كاتِب): the unambiguous plural pulls the ambiguous word's mass to كِتاب.
+    tokens = ["الكتب"] * 20 + ["كتب"] * 20 + ["الكتاب"] * 10 + ["عابر"]
+    prior = learn_prior(tokens, morphology, min_count=2)
+    shares = prior.shares(morphology.readings("الكتاب"))
+    lexes = [r[_LEX] for r in morphology.readings("الكتاب")]
+    assert lexes[max(range(len(shares)), key=shares.__getitem__)] == "كِتاب"
+    assert abs(sum(shares) - 1) < 1e-9
+    assert not any(lex == "عابِر" for lex, _ in prior.counts)  # seen once: left out
+    path = tmp_path / "prior.tsv"
+    sha = write_prior(prior, path)
+    again = read_prior(path)
+    assert again.sha256 == sha and again.counts == prior.counts
+    assert ReadingPrior({}).shares([("a", "noun"), ("b", "verb")]) == [0.5, 0.5]
+    (tmp_path / "bad.tsv").write_text("lex\tpos\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a reading prior"):
+        read_prior(tmp_path / "bad.tsv")
+
+
+def test_train_with_a_prior_corpus_ships_and_checks_the_prior(tmp_path: Path) -> None:
+    import json
+
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("قال هذا الرجل إن الكتاب كبير\nذهب عبد الله إلى هذه المدينة\n" * 3,
+                      encoding="utf-8")
+    out = tmp_path / "m"
+    report = pt.train_tagger([_conllu(tmp_path / "bw.conllu")], out, seed=1, holdout=0.0,
+                             use_clusters=False, prior_corpus=[corpus])
+    assert "prior.tsv" in report.files
+    meta = json.loads((out / "lemmas.json").read_text(encoding="utf-8"))
+    assert meta["prior"] == report.files["prior.tsv"]
+    assert "reading prior" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    pt.load_tagger.cache_clear()
+    assert pt.load_tagger(str(out))._prior is not None
+    (out / "prior.tsv").write_text("#lex\tpos\tcount\n", encoding="utf-8")
+    pt.load_tagger.cache_clear()
+    with pytest.raises(EnvironmentError_, match="not the prior the model was trained with"):
+        pt.load_tagger(str(out))
+    with pytest.raises(ConfigError, match="nowhere"):
+        pt.train_tagger([tmp_path / "bw.conllu"], out, prior_corpus=[tmp_path / "nowhere"])
+    with pytest.raises(ConfigError, match="--cv 1"):
+        pt.train_tagger([tmp_path / "bw.conllu"], out, cv=1)
