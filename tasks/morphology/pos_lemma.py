@@ -57,7 +57,14 @@ def choose_reading(
         r = next((r for r in pool if norm_lemma(r[_LEX]) == norm_lemma(son)), None)
         if r is not None:
             return _columns(r)
-        return (son, "noun", son, _SON_GLOSS[son], None, norm)
+        # BAMA's بِن "son" reading: the dictionary lemma ابْن with that reading's columns.
+        gloss = _SON_GLOSS[son].split(";")[0]
+        r = next((r for r in pool if (r[_GLOSS] or "").split(";")[0] == gloss), None)
+        if r is not None:
+            return (son, *_columns(r)[1:])
+        if not any(r[_UPOS] == tag for r in readings):
+            return (son, "noun", son, _SON_GLOSS[son], None, norm)
+        # tagged PROPN (بن لادن) or VERB: a reading of that UPOS, chosen as any word's
     chosen: tuple | None
     if weights and len({r[_LEX] for r in pool}) > 1:
         rank = {id(r): j for j, r in enumerate(readings)}

@@ -203,3 +203,15 @@ def test_train_with_a_prior_corpus_ships_and_checks_the_prior(tmp_path: Path) ->
         pt.train_tagger([tmp_path / "bw.conllu"], out, prior_corpus=[tmp_path / "nowhere"])
     with pytest.raises(ConfigError, match="--cv 1"):
         pt.train_tagger([tmp_path / "bw.conllu"], out, cv=1)
+
+
+def test_son_words_keep_the_reading_of_their_tag() -> None:
+    coffee = ("بُنّ", "noun", "NOUN", "بُنّ", "coffee_beans", None, "بن", 1.0, False, "lex", 0)
+    son = ("بِن", "noun", "NOUN", "بِن", "son", None, "بن", 0.0, False, "lex", 0)
+    name = ("بِن", "noun_prop", "PROPN", "بِن", "Bin;Ben", None, "بن", 0.0, False, "lex", 0)
+    readings = [coffee, son, name]
+    # NOUN: the "son" reading, written with the dictionary lemma ابْن, never the coffee
+    assert choose_reading("بن", "NOUN", readings, "بُنّ", "noun", {}, None) == (
+        "ابْن", "noun", "بِن", "son", None, "بن")
+    # PROPN (بن لادن): the proper-noun reading, so pos and upos agree
+    assert choose_reading("بن", "PROPN", readings, "بُنّ", "noun", {}, None)[1] == "noun_prop"
