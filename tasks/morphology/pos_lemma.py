@@ -1,11 +1,11 @@
-"""The lemma (and reading) that goes with the tagger's UPOS (issue 13).
+"""The lemma (and reading) that goes with the tagger's UPOS (issues 13, 23).
 
-The lemma comes from the reading that agrees with the predicted tag: a (word, UPOS) ->
-lemma memory learnt from the treebank first (it carries the treebank's conventions
-where BAMA's lemmas differ), else the reading an averaged perceptron ranks first given
-the tag, else the ranker's choice if its UPOS agrees, else the best reading of that
-UPOS, else the ranker's choice. The other morphology columns (pos, diac, gloss, bw,
-d3tok) come from the same reading.
+Candidates are the word's readings of the predicted UPOS (all of them only when it has
+none, issue 23). Among them: the one whose lemma a (word, UPOS) -> lemma memory learnt
+from the treebank names (it carries the treebank's conventions where BAMA's lemmas
+differ), else the one an averaged perceptron ranks first given the tag (with the
+reading prior's share as a feature), else the ranker's choice, else the first. The
+other morphology columns (pos, diac, gloss, bw, d3tok) come from the same reading.
 """
 
 from __future__ import annotations
