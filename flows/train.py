@@ -148,6 +148,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     pos.add_argument(
         "--no-clusters", action="store_true", help="leave the word clusters out of the features"
     )
+    pos.add_argument(
+        "--prior-corpus", nargs="+", default=None, metavar="PATH",
+        help="raw news (zip/json/jsonl/txt files or folders) to learn the reading prior from "
+        "(issue 23); written to MODEL_DIR/prior.tsv",
+    )
+    pos.add_argument(
+        "--cv", type=int, default=0, metavar="K",
+        help="first cross-validate the training sentences in K folds, scored like "
+        "score_pud.py; mean and spread go into the model card (default: off)",
+    )
 
 
 def _train_ner(args: argparse.Namespace) -> dict:
@@ -195,6 +205,8 @@ def _train_pos(args: argparse.Namespace) -> dict:
         write_holdout=args.write_holdout,
         command=_command_line(),
         use_clusters=not args.no_clusters,
+        prior_corpus=args.prior_corpus,
+        cv=args.cv,
     )
     return {
         "out": args.out,
@@ -206,6 +218,7 @@ def _train_pos(args: argparse.Namespace) -> dict:
         "holdout_lemma": _pct(report.lemma),
         "ranker_upos": _pct(report.ranker_upos),
         "ranker_lemma": _pct(report.ranker_lemma),
+        "cv": report.cv,
         "seconds": round(report.seconds, 1),
         "sha256": report.files,
     }

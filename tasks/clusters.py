@@ -138,14 +138,12 @@ def _record_texts(records: Iterable) -> Iterator[str]:
                     yield rec[k]
 
 
-def corpus_sentences(paths: Iterable[str | Path]) -> Iterator[list[str]]:
-    """Tokenized, keyed sentences (one per line of text) of raw news dumps.
+def corpus_lines(paths: Iterable[str | Path]) -> Iterator[str]:
+    """Cleaned lines of text (as the pipeline cleans them) of raw news dumps.
 
     Reads .zip (of the below), .json (an array of records), .jsonl and .txt; records
-    give their title/content/text/body. Lines are cleaned like the pipeline's text.
+    give their title/content/text/body.
     """
-    from tasks.segment import tokenize_with_offsets
-
     for path in paths:
         p = Path(path)
         files = sorted(p.rglob("*")) if p.is_dir() else [p]
@@ -153,10 +151,17 @@ def corpus_sentences(paths: Iterable[str | Path]) -> Iterator[list[str]]:
             if not f.is_file():
                 continue
             for text in _texts_from_bytes(f.name, f.read_bytes()):
-                for line in clean_text(text).split("\n"):
-                    toks = [cluster_key(t) for t, _, _ in tokenize_with_offsets(line)]
-                    if toks:
-                        yield toks
+                yield from clean_text(text).split("\n")
+
+
+def corpus_sentences(paths: Iterable[str | Path]) -> Iterator[list[str]]:
+    """Tokenized, keyed sentences (one per line of :func:`corpus_lines`) of raw news dumps."""
+    from tasks.segment import tokenize_with_offsets
+
+    for line in corpus_lines(paths):
+        toks = [cluster_key(t) for t, _, _ in tokenize_with_offsets(line)]
+        if toks:
+            yield toks
 
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20) -> tuple:

@@ -48,6 +48,19 @@ class GoldSentence:
     block: str = field(repr=False)
 
 
+def arabic_lemma(lemma: str) -> str:
+    """A treebank lemma as Arabic script: the Buckwalter dagger alif left in UD
+    Arabic-PUD's lemmas (ه`ذا, ذ`لِكَ, ل`كِنَّ) becomes U+0670 (هٰذا), stray quotes go."""
+    out = lemma.replace("`", "\u0670")
+    if _ARABIC_RE.search(out):
+        out = _STRAY_RE.sub("", out) or out
+    return out
+
+
+_ARABIC_RE = re.compile("[\u0621-\u064a]")
+_STRAY_RE = re.compile("[\"'`]")
+
+
 def content_part(rows: Sequence[Sequence[str]]) -> tuple[str, str]:
     """(lemma, upos) of a clitic-split word: drop enclitic pronouns, then proclitics.
 

@@ -11,7 +11,9 @@ Conjunctions: ambiguity-class and ranked-UPOS bigrams, a word with its neighbour
 
 To add a word-type feature, append it in :func:`_type_info` (``feats`` for the word
 itself, ``lent`` for what neighbours see; a dense one as a ``(name, value)`` pair); a
-conjunction, in :data:`CONJUNCTIONS`. Then retrain (``akhbar train pos``).
+conjunction, in :data:`CONJUNCTIONS`. Then retrain (``akhbar train pos``). With a reading
+prior (:mod:`tasks.morphology.prior`), a word also sees how the unlabeled news spreads it
+over its readings' UPOS (``pu<UPOS>=<bucket>``, ``pru=``), issue 23.
 """
 
 from __future__ import annotations
@@ -61,7 +63,13 @@ class _TypeInfo:
     norm: str
 
 
-def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo:
+def _share_bucket(share: float) -> int:
+    return 3 if share >= 0.9 else 2 if share >= 0.5 else 1 if share >= 0.1 else 0
+
+
+def _type_info(
+    word: str, readings: Sequence[tuple], clusters: Any, prior: Any = None
+) -> _TypeInfo:
     norm = norm_lemma(word)
     shape = _word_shape(word)
     feats = [f"w={norm}", f"sh={shape}"]
@@ -99,6 +107,13 @@ def _type_info(word: str, readings: Sequence[tuple], clusters: Any) -> _TypeInfo
             # adjectives, فَعِيل; BAMA lists many such adjectives as nouns.
             feats.append(f"lxb={lex[:2]}")
             feats.append(f"lxe={lex[-3:]}")
+    if prior is not None and len(readings) > 1:
+        # How the unlabeled news spreads the word over its readings' UPOS (issue 23).
+        by_upos: dict[str, float] = defaultdict(float)
+        for r, share in zip(readings, prior.shares(readings), strict=True):
+            by_upos[r[_UPOS] or "X"] += share
+        feats.extend(f"pu{u}={_share_bucket(sh)}" for u, sh in sorted(by_upos.items()))
+        feats.append(f"pru={max(by_upos.items(), key=lambda kv: (kv[1], kv[0]))[0]}")
     if shape == "ar":
         for kind in _gazetteer_kinds().get(_strip_proclitics(norm), ()):
             feats.append(f"gz={kind}")
@@ -187,11 +202,12 @@ def _context_row(ranked_upos: str | None, aux: Any = None) -> Row:
 class PosFeatures:
     """The tagger's layers over a morphology's readings (the ``aux`` of each chunk)."""
 
-    def __init__(self, clusters: Any = None) -> None:
+    def __init__(self, clusters: Any = None, prior: Any = None) -> None:
         self.clusters = clusters
+        self.prior = prior
 
     def word_row(self, key: tuple, morphology: Any) -> Row:
-        info = _type_info(key[0], morphology.readings(key[0]), self.clusters)
+        info = _type_info(key[0], morphology.readings(key[0]), self.clusters, self.prior)
         return Row({0: info.own, **info.near}, {"ac": info.ambiguity, "norm": info.norm})
 
     def layers(self) -> tuple[Layer, ...]:
@@ -205,6 +221,8 @@ class PosFeatures:
         """What word rows depend on besides the model and the readings: code, resources."""
         gaz = [_GAZETTEER_DIR / f"{stem}.txt" for stem in sorted(_GAZETTEER_FILES)]
         sha = self.clusters.sha256 if self.clusters is not None else "none"
+        if self.prior is not None:
+            sha += "|prior:" + self.prior.sha256
         return code_fingerprint(Path(__file__), *gaz, extra=sha)
 
 

@@ -7,7 +7,8 @@ the features of :mod:`tasks.morphology.pos_features`, equal to crfsuite's own ta
 The lemma and the other reading columns follow (:mod:`tasks.morphology.pos_lemma`).
 
 The model directory holds ``crf.model`` (crfsuite), ``lemmas.json`` (the memory and the
-feature settings) and ``MODEL_CARD.md``; :func:`load_tagger` opens it once per process.
+feature settings), ``prior.tsv`` (the reading prior, issue 23) and ``MODEL_CARD.md``;
+:func:`load_tagger` opens it once per process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tasks.errors import EnvironmentError_
+from tasks.morphology.pos_data import arabic_lemma
 from tasks.morphology.pos_features import (
     _LEX,
     _POS,
@@ -53,9 +55,11 @@ class PosTagger:
         lemmas: dict[str, str],
         clusters: Any = None,
         reading_weights: dict[str, float] | None = None,
+        prior: Any = None,
     ) -> None:
         weights = load_weights(model_path)
-        self.features = PosFeatures(clusters)
+        self.features = PosFeatures(clusters, prior)
+        self._prior = prior
         self.sequence = SequenceModel(weights, self.features.layers(), CONJUNCTIONS,
                                       self.features.fingerprint())
         self._lemmas = lemmas
@@ -75,6 +79,7 @@ class PosTagger:
             h = hashlib.sha256(f"choices{ChoiceStore.FORMAT}|{scope}|".encode())
             h.update(self.sequence.weights.sha256.encode())
             h.update(json.dumps([self._lemmas, self._weights], sort_keys=True).encode())
+            h.update((self._prior.sha256 if self._prior is not None else "").encode())
             for module in ("pos_lemma.py", "pos_infer.py"):
                 h.update((Path(__file__).parent / module).read_bytes())
             store = self._choice_stores[scope] = ChoiceStore(cache_dir(), h.hexdigest()[:20])
@@ -199,7 +204,7 @@ class PosTagger:
             hit = found.get(names[key]) if store is not None else None
             if hit is None:
                 hit = choose_reading(word, key[1], morphology.readings(word), key[2], key[3],
-                                     self._lemmas, self._weights)
+                                     self._lemmas, self._weights, self._prior)
                 if store is not None:
                     new[names[key]] = hit
             cache[key] = hit
@@ -256,7 +261,21 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
             f"this code reads {FORMAT_VERSION}; retrain it with `akhbar train pos`"
         )
     clusters = load_clusters() if meta.get("clusters") else None
-    return PosTagger(path / MODEL_FILE, meta["lemmas"], clusters, meta.get("readings"))
+    prior = None
+    if meta.get("prior"):
+        from tasks.morphology.prior import PRIOR_FILE, read_prior
+
+        if not (path / PRIOR_FILE).is_file():
+            raise EnvironmentError_(f"POS model {str(path)!r} lacks its {PRIOR_FILE}")
+        prior = read_prior(path / PRIOR_FILE)
+        if prior.sha256 != meta["prior"]:
+            raise EnvironmentError_(
+                f"{path / PRIOR_FILE} is not the prior the model was trained with; "
+                "retrain it with `akhbar train pos`"
+            )
+    # Models trained before issue 23 remember PUD's raw Buckwalter dagger alif (ه`ذا).
+    lemmas = {k: arabic_lemma(v) for k, v in meta["lemmas"].items()}
+    return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"), prior)
 
 
 def load_clusters() -> Any:

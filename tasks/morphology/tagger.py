@@ -10,7 +10,9 @@ on the shared sequence runtime (``tasks.sequence``) and is split by concern:
 - :mod:`tasks.morphology.pos_features`: the features declared for the runtime;
 - :mod:`tasks.morphology.pos_lemma`: the lemma and reading that go with a tag;
 - :mod:`tasks.morphology.pos_infer`: :class:`PosTagger` and :func:`load_tagger`;
-- :mod:`tasks.morphology.pos_train`: :func:`train_tagger` and the model card.
+- :mod:`tasks.morphology.pos_train`: :func:`train_tagger` and the model card;
+- :mod:`tasks.morphology.prior`: the reading prior learnt from unlabeled news (issue 23);
+- :mod:`tasks.morphology.crossval`: k-fold cross-validation scored like ``score_pud.py``.
 
 This module gathers their public names.
 """
@@ -18,6 +20,7 @@ This module gathers their public names.
 from tasks.morphology.pos_data import (
     GoldSentence,
     GoldWord,
+    arabic_lemma,
     content_part,
     norm_lemma,
     read_conllu,
@@ -32,7 +35,7 @@ from tasks.morphology.pos_infer import (
     PosTagger,
     load_tagger,
 )
-from tasks.morphology.pos_train import TrainReport, train_tagger
+from tasks.morphology.pos_train import TrainReport, fit_tagger, train_tagger
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -43,7 +46,9 @@ __all__ = [
     "GoldWord",
     "PosTagger",
     "TrainReport",
+    "arabic_lemma",
     "content_part",
+    "fit_tagger",
     "load_tagger",
     "norm_lemma",
     "read_conllu",

@@ -125,9 +125,11 @@ def test_bama_lemmas_for_known_words(annotated) -> None:
     _, res = annotated
     assert res.morph_source == "bama"
     rows = {r["text"]: r for r in res.tokens.to_pylist()}
-    # وزارة -> lemma وِزارَة, a noun
+    # وزارة -> lemma وِزارَة, a noun; in وزارة الصحة it heads an organisation's name, which
+    # UD Arabic-PUD tags PROPN word by word (issue 23): BAMA has no proper-noun reading of
+    # it, so pos stays the noun's
     assert rows["وزارة"]["lemma"] == "وِزارَة"
-    assert rows["وزارة"]["pos"] == "noun" and rows["وزارة"]["upos"] == "NOUN"
+    assert rows["وزارة"]["pos"] == "noun" and rows["وزارة"]["upos"] in {"NOUN", "PROPN"}
     assert rows["وزارة"]["is_oov"] is False and rows["وزارة"]["analysis_count"] >= 1
     assert rows["أعلنت"]["upos"] == "VERB"
     assert rows["الوزير"]["lemma"] == "وَزِير"
