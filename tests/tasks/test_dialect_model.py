@@ -130,6 +130,17 @@ def test_unlabelled_file_is_a_config_error(tmp_path: Path) -> None:
     f.write_text("نص ما\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sentences.txt"):
         read_labelled([f])
+    with pytest.raises(ConfigError, match="XYZ"):
+        read_labelled([f"XYZ={f}"])
+
+
+def test_a_forced_label_and_bio_sentences(tmp_path: Path) -> None:
+    bio = tmp_path / "news-ner.txt"
+    bio.write_text("أعلنت O\nوزارة B-ORG\nالصحة I-ORG\nاليوم O\n\nوقال O\nالوزير O\n"
+                   "إن O\nالخطة O\nجاهزة O\n", encoding="utf-8")
+    corpus = read_labelled([f"MSA={bio}"], min_letters=4)
+    assert corpus.texts == ["اعلنت وزاره الصحه اليوم", "وقال الوزير ان الخطه جاهزه"]
+    assert corpus.labels == ["MSA", "MSA"] and corpus.sources == ["news-ner", "news-ner"]
 
 
 def test_train_save_load_predict(tiny_model: Path) -> None:
