@@ -214,8 +214,11 @@ class DialectModel:
         for segs in segs_per_text:
             n = len(segs)
             weights = [len(c.replace(" ", "")) for c in cleaned[k:k + n]]
+            # the probability floor is for articles; a tweet keeps the model's top label
+            floor = (rule.get("min_proba", 0.0)
+                     if sum(weights) >= rule.get("min_proba_letters", 0) else 0.0)
             out.append(decide_article(proba[k:k + n], weights, self.labels,
-                                      rule["dialect_share"]))
+                                      rule["dialect_share"], floor))
             k += n
         return out
 
@@ -236,20 +239,23 @@ def split_segments(text: str, max_segments: int, max_words: int = 0) -> list[str
 
 
 def decide_article(proba: np.ndarray, weights: Sequence[int], labels: Sequence[str],
-                   dialect_share: float) -> tuple[str, float]:
+                   dialect_share: float, min_proba: float = 0.0) -> tuple[str, float]:
     """One label for a text from its sentences' probabilities.
 
-    Each sentence votes for its top label with its letter count. The text is MSA unless
-    sentences whose top label is a dialect hold at least ``dialect_share`` of the letters;
-    then it takes the dialect with the most letters. The score is the letter-weighted
-    mean probability of the chosen label over the sentences that voted for it (for a
-    one-sentence text, the model's probability).
+    Each sentence votes for its top label with its letter count; a sentence whose top
+    label is a dialect with probability below ``min_proba`` votes MSA (news prose about
+    Riyadh is not Gulf dialect because the model leans that way). The text is MSA unless
+    dialect votes hold at least ``dialect_share`` of the letters; then it takes the
+    dialect with the most letters. The score is the letter-weighted mean probability of
+    the chosen label over the sentences that voted for it (for a one-sentence text, the
+    model's probability).
     """
     msa = labels.index("MSA")
     w = np.asarray(weights, dtype=np.float64)
     if w.sum() == 0:
         return "MSA", float(proba[:, msa].mean()) if len(proba) else 1.0
     top = proba.argmax(axis=1)
+    top[proba[np.arange(len(top)), top] < min_proba] = msa
     mass = np.bincount(top, weights=w, minlength=len(labels))
     dialectal = mass.sum() - mass[msa]
     if dialectal >= dialect_share * w.sum() and dialectal > 0:

@@ -192,6 +192,16 @@ def test_decide_article_weighs_sentences_by_letters() -> None:
     assert decide_article(proba, [50, 100, 50], labels, 0.35) == ("EGY", pytest.approx(0.7))
 
 
+def test_decide_article_floor_on_unsure_dialect_sentences() -> None:
+    labels = ("MSA", "EGY", "GLF")
+    proba = np.array([[0.30, 0.10, 0.60], [0.45, 0.05, 0.50], [0.40, 0.15, 0.45]])
+    assert decide_article(proba, [50, 50, 50], labels, 0.35)[0] == "GLF"
+    # below the floor a sentence votes MSA: only the first (50 of 150 letters) is GLF
+    assert decide_article(proba, [50, 50, 50], labels, 0.35, min_proba=0.55)[0] == "MSA"
+    assert decide_article(proba, [100, 50, 50], labels, 0.35, min_proba=0.55) == (
+        "GLF", pytest.approx(0.6))
+
+
 def test_split_segments_spreads_over_a_long_text() -> None:
     text = " ".join(f"جملة رقم {i}." for i in range(100))
     segs = split_segments(text, 10)
