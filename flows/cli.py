@@ -260,6 +260,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         params = _params_from_args(args)
         from tasks import fetch, store
+        from tasks.dialect import resolve_dialect_method
+
+        # `--dialect model` without tasks/models/dialect: say so before any work
+        resolve_dialect_method(params.annotate.dialect)
 
         fetch.discover_sources(params.inputs, params.fetch)
         # Refuse a locked --out before starting Prefect (the flow takes the lock for real).
