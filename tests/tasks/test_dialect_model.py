@@ -263,3 +263,15 @@ def test_trains_on_a_slice_of_shared_and_beats_chance_held_aside(
     # five labels: chance is 20; today's rules score about 27 on tweets (QADI)
     assert dart["macro"]["f1"] > 40, dart
     assert load_model(tmp_path / "m").identify([PROSE * 2])[0][0] == "MSA"
+
+
+def test_run_with_dialect_model_missing_fails_before_work(tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    import tasks.dialect
+    from flows.cli import main
+
+    monkeypatch.setattr(tasks.dialect, "model_available", lambda: False)
+    out = tmp_path / "out"
+    code = main(["run", str(REPO / "data" / "samples"), "--out", str(out), "--dialect", "model"])
+    assert code == 2
+    assert "tasks/models/dialect" in capsys.readouterr().err and not out.exists()
