@@ -6,17 +6,20 @@ Usage::
         [--model tasks/models/dialect] [--chunk-size 250] [--show 5]
 
 Runs every chunk of the inputs through clean -> segment -> annotate (morphology and
-NER as a default run, dialect off) -> dedup signatures, and separately times the
+NER as a default run, dialect off) -> dedup signatures -> Parquet write (to a scratch
+directory), and separately times the
 learned identifier and the rules on the same articles, in this one process. Prints the
 label counts, the MSA rate of each, and the identifier's CPU time as a share of the
-stages plus itself (the write stage and Prefect are left out, so the true share of a
-run is smaller). Formal news is unlabelled: this is a check, never training data.
+stages plus itself (Prefect and the commit are left out, so the true share of a run
+is smaller). Formal news is unlabelled: this is a check, never training data.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.runtime import prepare_environment
 
     prepare_environment()
-    from tasks import annotate, clean, dedup, fetch, segment
+    from tasks import annotate, clean, dedup, fetch, segment, write
     from tasks.config import FetchConfig, PipelineParams
     from tasks.dialect import identify_dialect_rules
     from tasks.dialect.model import SHIPPED_DIR, load_model
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     records = fetch.fetch_batch(fetch.discover_sources(args.inputs, config), config,
                                 known={}, quarantine_dir="/tmp/akhbar-dialect-q").records
     model = load_model(args.model or SHIPPED_DIR)
+    scratch = tempfile.mkdtemp(prefix="akhbar-dialect-bench-")
     stage_cpu = model_cpu = rules_cpu = 0.0
     labels: list[tuple[str, float]] = []
     rules: list[str] = []
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         seg = segment.segment_batch(cleaned.articles)
         res = annotate.annotate_batch(cleaned.articles, seg.tokens, no_dialect)
         dedup.signatures_for_articles(res.articles, params.dedup)
+        tables = {"sentences": seg.sentences, "tokens": res.tokens, "entities": res.entities}
+        write.write_batch(tables, scratch, str(k), params.write)
         c1 = time.process_time()
         chunk = res.articles.column("text").to_pylist()
         labels += model.identify(chunk)
@@ -68,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         rules_cpu += c3 - c2
         texts += chunk
         titles += res.articles.column("title").to_pylist()
+    shutil.rmtree(scratch, ignore_errors=True)
     n = len(labels)
     got = Counter(lab for lab, _ in labels)
     print(f"{records.num_rows} records, {n} articles, {sum(map(len, texts)):,} characters")

@@ -297,6 +297,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         params = _params_from_args(args)
         from tasks import fetch, store
         from tasks.annotate import check_annotators
+        from tasks.dialect import resolve_dialect_method
+
+        # `--dialect model` without tasks/models/dialect: say so before any work
+        resolve_dialect_method(params.annotate.dialect)
 
         check_annotators(params.annotate)  # data an option needs, before any work (issue 26)
         fetch.discover_sources(params.inputs, params.fetch)

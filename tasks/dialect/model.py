@@ -3,8 +3,8 @@
 A text is cleaned as the pipeline sees it (``tasks.clean.normalize_ar``: dediac, alef,
 yaa, teh marbuta) after dropping what only tweets have (URLs, @mentions, hashtags, RT,
 emoji, Latin), so tweets and news look alike. Features are, per word, its character
-1-5-grams inside word boundaries (``<كده>`` gives ``<ك``, ``كده>``, ...) and the words
-and word pairs themselves, hashed (crc32) into a fixed number of columns, with
+n-grams inside word boundaries (2-5: ``<كده>`` gives ``<ك``, ``كده>``, ...) and the
+words and word pairs themselves, hashed (crc32) into a fixed number of columns, with
 sublinear counts, IDF weights and an L2 norm. Probabilities are a softmax over
 ``scale * (X @ W + b)``, ``scale`` fitted on the held-aside-by-source scores.
 
@@ -39,7 +39,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 CARD_FILE = "MODEL_CARD.md"
 SHIPPED_DIR = Path(__file__).parents[1] / "models" / "dialect"
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 # Tweet furniture: links, @user, #tag, "RT", then anything that is not an Arabic letter.
 _URL = re.compile(r"(?:https?://|www\.)\S+")
@@ -77,36 +77,41 @@ def clean_texts(texts: Sequence[str]) -> list[str]:
 class Featurizer:
     """Hashed sparse features of cleaned texts; the n-grams of each word type are cached."""
 
-    def __init__(self, n_features: int, char_ngrams: tuple[int, int] = (1, 5),
+    def __init__(self, n_features: int, char_ngrams: tuple[int, int] = (2, 5),
                  word_ngrams: int = 2) -> None:
         self.n_features = n_features
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
-        self._word_cache: dict[str, np.ndarray] = {}
+        if word_ngrams not in (1, 2):
+            raise ConfigError(f"word_ngrams must be 1 or 2, not {word_ngrams!r}")
+        # word -> (its char n-gram and word columns, its 32-bit hash for word pairs)
+        self._word_cache: dict[str, tuple[np.ndarray, int]] = {}
 
     def _hash(self, s: str) -> int:
         return zlib.crc32(s.encode("utf-8")) % self.n_features
 
-    def _word_features(self, w: str) -> np.ndarray:
+    def _word(self, w: str) -> tuple[np.ndarray, int]:
         hit = self._word_cache.get(w)
         if hit is None:
             lo, hi = self.char_ngrams
             padded = f"<{w}>"
             cols = [self._hash(padded[i:i + n]) for n in range(lo, hi + 1)
                     for i in range(len(padded) - n + 1)]
-            cols.append(self._hash("w " + w))
-            hit = np.array(cols, dtype=np.int32)
+            h = zlib.crc32(("w " + w).encode("utf-8"))
+            cols.append(h % self.n_features)
+            hit = (np.array(cols, dtype=np.int32), h)
             if len(self._word_cache) < 1_000_000:
                 self._word_cache[w] = hit
         return hit
 
     def _columns(self, cleaned: str) -> np.ndarray:
-        words = cleaned.split()
-        parts = [self._word_features(w) for w in words]
-        for n in range(2, self.word_ngrams + 1):
-            if len(words) >= n:
-                parts.append(np.array([self._hash("w " + " ".join(words[i:i + n]))
-                                       for i in range(len(words) - n + 1)], dtype=np.int32))
+        entries = [self._word(w) for w in cleaned.split()]
+        parts = [cols for cols, _ in entries]
+        if self.word_ngrams == 2 and len(entries) >= 2:
+            # a word pair's column mixes its words' hashes (no string built per pair)
+            h = np.fromiter((h for _, h in entries), dtype=np.uint64, count=len(entries))
+            pairs = (h[:-1] * np.uint64(0x9E3779B1) + h[1:]) % np.uint64(self.n_features)
+            parts.append(pairs.astype(np.int32))
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
     def counts(self, cleaned: Sequence[str]):
@@ -176,21 +181,26 @@ class DialectModel:
         The same numbers as ``Featurizer.transform(cleaned, idf) @ W + b``, computed
         with one sort and bincounts instead of sparse matrices (several times faster).
         """
+        from scipy.sparse import csr_matrix
+
         n, nf = len(cleaned), self.featurizer.n_features
-        cols = [self.featurizer._columns(t) for t in cleaned]
-        lengths = np.fromiter(map(len, cols), dtype=np.int64, count=n)
         out = np.tile(self.b.astype(np.float64), (n, 1))
-        if not lengths.sum():
-            return out
-        keys = np.repeat(np.arange(n, dtype=np.int64), lengths) * nf + np.concatenate(cols)
-        uniq, counts = np.unique(keys, return_counts=True)
-        rows, c = uniq // nf, uniq % nf
-        vals = (1.0 + np.log(counts)) * self.idf[c]
-        norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n))
-        vals /= norms[rows]
-        contrib = self.W[c] * vals[:, None]
-        for j in range(len(self.labels)):
-            out[:, j] += np.bincount(rows, weights=contrib[:, j], minlength=n)
+        # rows in blocks whose keys row * nf + column fit in int32 (sorts faster than int64)
+        block = max(1, (2**31 - 1) // nf)
+        for lo in range(0, n, block):
+            cols = [self.featurizer._columns(t) for t in cleaned[lo:lo + block]]
+            lengths = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
+            if not lengths.sum():
+                continue
+            keys = np.repeat(np.arange(len(cols), dtype=np.int32) * np.int32(nf), lengths)
+            keys += np.concatenate(cols)
+            uniq, counts = np.unique(keys, return_counts=True)
+            rows, c = uniq // nf, uniq % nf
+            vals = (1.0 + np.log(counts)) * self.idf[c]
+            vals /= np.sqrt(np.bincount(rows, weights=vals * vals, minlength=len(cols)))[rows]
+            indptr = np.searchsorted(rows, np.arange(len(cols) + 1))
+            X = csr_matrix((vals.astype(np.float32), c, indptr), shape=(len(cols), nf))
+            out[lo:lo + len(cols)] += X @ self.W
         return out
 
     def identify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
@@ -204,8 +214,11 @@ class DialectModel:
         for segs in segs_per_text:
             n = len(segs)
             weights = [len(c.replace(" ", "")) for c in cleaned[k:k + n]]
+            # the probability floor is for articles; a tweet keeps the model's top label
+            floor = (rule.get("min_proba", 0.0)
+                     if sum(weights) >= rule.get("min_proba_letters", 0) else 0.0)
             out.append(decide_article(proba[k:k + n], weights, self.labels,
-                                      rule["dialect_share"]))
+                                      rule["dialect_share"], floor))
             k += n
         return out
 
@@ -226,20 +239,23 @@ def split_segments(text: str, max_segments: int, max_words: int = 0) -> list[str
 
 
 def decide_article(proba: np.ndarray, weights: Sequence[int], labels: Sequence[str],
-                   dialect_share: float) -> tuple[str, float]:
+                   dialect_share: float, min_proba: float = 0.0) -> tuple[str, float]:
     """One label for a text from its sentences' probabilities.
 
-    Each sentence votes for its top label with its letter count. The text is MSA unless
-    sentences whose top label is a dialect hold at least ``dialect_share`` of the letters;
-    then it takes the dialect with the most letters. The score is the letter-weighted
-    mean probability of the chosen label over the sentences that voted for it (for a
-    one-sentence text, the model's probability).
+    Each sentence votes for its top label with its letter count; a sentence whose top
+    label is a dialect with probability below ``min_proba`` votes MSA (news prose about
+    Riyadh is not Gulf dialect because the model leans that way). The text is MSA unless
+    dialect votes hold at least ``dialect_share`` of the letters; then it takes the
+    dialect with the most letters. The score is the letter-weighted mean probability of
+    the chosen label over the sentences that voted for it (for a one-sentence text, the
+    model's probability).
     """
     msa = labels.index("MSA")
     w = np.asarray(weights, dtype=np.float64)
     if w.sum() == 0:
         return "MSA", float(proba[:, msa].mean()) if len(proba) else 1.0
     top = proba.argmax(axis=1)
+    top[proba[np.arange(len(top)), top] < min_proba] = msa
     mass = np.bincount(top, weights=w, minlength=len(labels))
     dialectal = mass.sum() - mass[msa]
     if dialectal >= dialect_share * w.sum() and dialectal > 0:

@@ -130,6 +130,17 @@ def test_unlabelled_file_is_a_config_error(tmp_path: Path) -> None:
     f.write_text("نص ما\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sentences.txt"):
         read_labelled([f])
+    with pytest.raises(ConfigError, match="XYZ"):
+        read_labelled([f"XYZ={f}"])
+
+
+def test_a_forced_label_and_bio_sentences(tmp_path: Path) -> None:
+    bio = tmp_path / "news-ner.txt"
+    bio.write_text("أعلنت O\nوزارة B-ORG\nالصحة I-ORG\nاليوم O\n\nوقال O\nالوزير O\n"
+                   "إن O\nالخطة O\nجاهزة O\n", encoding="utf-8")
+    corpus = read_labelled([f"MSA={bio}"], min_letters=4)
+    assert corpus.texts == ["اعلنت وزاره الصحه اليوم", "وقال الوزير ان الخطه جاهزه"]
+    assert corpus.labels == ["MSA", "MSA"] and corpus.sources == ["news-ner", "news-ner"]
 
 
 def test_train_save_load_predict(tiny_model: Path) -> None:
@@ -179,6 +190,16 @@ def test_decide_article_weighs_sentences_by_letters() -> None:
     assert decide_article(proba, [100, 30, 100], labels, 0.35) == ("MSA", pytest.approx(0.85))
     # the EGY sentence holds half the letters: EGY, with its probability
     assert decide_article(proba, [50, 100, 50], labels, 0.35) == ("EGY", pytest.approx(0.7))
+
+
+def test_decide_article_floor_on_unsure_dialect_sentences() -> None:
+    labels = ("MSA", "EGY", "GLF")
+    proba = np.array([[0.30, 0.10, 0.60], [0.45, 0.05, 0.50], [0.40, 0.15, 0.45]])
+    assert decide_article(proba, [50, 50, 50], labels, 0.35)[0] == "GLF"
+    # below the floor a sentence votes MSA: only the first (50 of 150 letters) is GLF
+    assert decide_article(proba, [50, 50, 50], labels, 0.35, min_proba=0.55)[0] == "MSA"
+    assert decide_article(proba, [100, 50, 50], labels, 0.35, min_proba=0.55) == (
+        "GLF", pytest.approx(0.6))
 
 
 def test_split_segments_spreads_over_a_long_text() -> None:
@@ -242,3 +263,15 @@ def test_trains_on_a_slice_of_shared_and_beats_chance_held_aside(
     # five labels: chance is 20; today's rules score about 27 on tweets (QADI)
     assert dart["macro"]["f1"] > 40, dart
     assert load_model(tmp_path / "m").identify([PROSE * 2])[0][0] == "MSA"
+
+
+def test_run_with_dialect_model_missing_fails_before_work(tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    import tasks.dialect
+    from flows.cli import main
+
+    monkeypatch.setattr(tasks.dialect, "model_available", lambda: False)
+    out = tmp_path / "out"
+    code = main(["run", str(REPO / "data" / "samples"), "--out", str(out), "--dialect", "model"])
+    assert code == 2
+    assert "tasks/models/dialect" in capsys.readouterr().err and not out.exists()
