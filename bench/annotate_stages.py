@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-size", type=int, default=250)
     ap.add_argument("--chunks", type=int, default=3)
     ap.add_argument("--persistent", action="store_true")
+    ap.add_argument("--detail", action="store_true",
+                    help="then split each model's per-token work on the sequence runtime")
     args = ap.parse_args(argv)
 
     from flows.runtime import prepare_environment
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         morph, t_a = _cpu(morphology.analyze_sentences, sentences, persistent=args.persistent)
         morph, t_p = _cpu(tagger.retag, sentences, morphology, morph, **retag_kw)
         _, t_n = _cpu(recognize_entities, sentences, morph, "model", documents=docs, **ner_kw)
+        if args.detail:
+            _detail(sentences, morphology, morph, tagger, load_model(), n)
         gc.enable()
         times = {"analysis": t_a, "pos": t_p, "ner": t_n}
         print(f"chunk {k} ({n:,} tokens): " + ", ".join(
@@ -91,6 +95,37 @@ def main(argv: list[str] | None = None) -> int:
             f"{name} {1e6 * t / n_all:.1f}" for name, t in total.items())
             + f" µs/token (sum {1e6 * sum(total.values()) / n_all:.1f})")
     return 0
+
+
+def _detail(sentences, morphology, morph, tagger, ner, n: int) -> None:
+    """Each model once more on the chunk (its rows now held): keys, emissions, decode."""
+    import numpy as np
+
+    from tasks.morphology.pos_features import _reading_key
+    from tasks.sequence import decode, encode
+
+    lengths = np.array([len(s) for s in sentences])
+
+    def pos_keys():
+        codes, words = encode(w for s in sentences for w in s)
+        types = [(w, _reading_key(morphology.readings(w))) for w in words]
+        return {"word": (codes, types), "ctx": encode(morph["upos"])}
+
+    def ner_keys():
+        return {k: encode(v) for k, v in ner.keys(sentences, morph).items()}
+
+    out = []
+    for name, seq, keys_fn, aux in (("pos", tagger.sequence, pos_keys, morphology),
+                                    ("ner", ner.sequence, ner_keys, None)):
+        keys, t_k = _cpu(keys_fn)
+        em, t_e = _cpu(seq.emissions, lengths, keys, aux)
+        _, t_d = _cpu(decode, em, lengths, seq.weights.trans)
+        out.append(f"{name}: keys {1e6 * t_k / n:.2f}, emissions {1e6 * t_e / n:.2f}, "
+                   f"decode {1e6 * t_d / n:.2f}")
+    _, t_r = _cpu(tagger.retag, sentences, morphology, morph)
+    _, t_s = _cpu(ner.tag, sentences, morph)
+    print("  held rows: " + "; ".join(out) + f" µs/token; whole retag {1e6 * t_r / n:.2f}, "
+          f"whole NER tag {1e6 * t_s / n:.2f}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tasks.entities.gazetteers import (
     _GAZ_DIR,
     _forms,
@@ -34,7 +36,7 @@ from tasks.entities.gazetteers import (
     load_gazetteers,
     normalize_name,
 )
-from tasks.sequence import Conjunction, Feature, Layer, Row, code_fingerprint
+from tasks.sequence import Conjunction, Feature, Layer, Row, code_fingerprint, encode
 from tasks.sequence.items import Item, sentence_items
 
 FEATURES_VERSION = 1
@@ -262,6 +264,34 @@ def contexts(
             hit = memo[key] = tuple(f)
         out.append(hit)
     return out
+
+
+def encoded_contexts(n_tokens: int, morph: dict[str, list]) -> tuple[np.ndarray, list]:
+    """``encode(contexts(n_tokens, morph, None))`` without a tuple per token: each
+    morphology column is encoded, its flags computed once per distinct value."""
+    pos_code, pos = encode(morph["pos"])
+    flags = np.zeros(n_tokens, dtype=np.int64)
+    for bit, name, test in (
+        (4, "is_oov", bool),
+        (2, "gloss", lambda g: (g or "").rsplit("+", 1)[-1][:1].isupper()),
+        (1, "bw", lambda b: "/DET" in (b or "")),
+    ):
+        values = morph.get(name)
+        if values:
+            code, uniq = encode(values)
+            flags |= np.array([bit if test(v) else 0 for v in uniq], dtype=np.int64)[code]
+    combined, inv = np.unique(pos_code * 8 + flags, return_inverse=True)
+    keys = []
+    for c in combined.tolist():
+        f = [f"pos={pos[c >> 3]}"]
+        if c & 4:
+            f.append("oov")
+        if c & 2:
+            f.append("capgl")
+        if c & 1:
+            f.append("det")
+        keys.append(tuple(f))
+    return inv.ravel(), keys
 
 
 def token_keys(

@@ -23,6 +23,7 @@ from tasks.entities.ner_features import (
     FEATURES_VERSION,
     NerFeatures,
     _clusters,
+    encoded_contexts,
     rule_tags,
     token_keys,
 )
@@ -64,7 +65,13 @@ class NerModel:
         With ``persistent``, word-type rows are read from and added to the persistent
         cache (the result is the same).
         """
-        keys = {name: encode(k) for name, k in self.keys(sentences, morph, documents).items()}
+        if morph is not None and morph.get("pos") is not None and not self.config.get("rules"):
+            # the usual case, without a context tuple per token (equal to ``self.keys``)
+            n = sum(len(s) for s in sentences)
+            keys = {"word": encode(t for s in sentences for t in s),
+                    "ctx": encoded_contexts(n, morph)}
+        else:
+            keys = {name: encode(k) for name, k in self.keys(sentences, morph, documents).items()}
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
         return self.sequence.tag(lengths, keys, None, persistent)
 

@@ -13,6 +13,7 @@ feature settings) and ``MODEL_CARD.md``; :func:`load_tagger` opens it once per p
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from tasks.morphology.pos_features import (
     _reading_key,
 )
 from tasks.morphology.pos_lemma import choose_reading
+from tasks.morphology.type_cache import TypeCache
 from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "pos"
@@ -62,6 +64,21 @@ class PosTagger:
         # so a hit is exactly what recomputing would give.
         self._choice_cache: dict[tuple, tuple] = {}
         self._order_ids: dict[tuple, int] = {}
+        self._choice_stores: dict[str, ChoiceStore] = {}
+
+    def _choice_store(self, scope: str) -> ChoiceStore:
+        """The persistent lemma choices of this model and code, for one analysis scope."""
+        store = self._choice_stores.get(scope)
+        if store is None:
+            from tasks.camel_env import cache_dir
+
+            h = hashlib.sha256(f"choices{ChoiceStore.FORMAT}|{scope}|".encode())
+            h.update(self.sequence.weights.sha256.encode())
+            h.update(json.dumps([self._lemmas, self._weights], sort_keys=True).encode())
+            for module in ("pos_lemma.py", "pos_infer.py"):
+                h.update((Path(__file__).parent / module).read_bytes())
+            store = self._choice_stores[scope] = ChoiceStore(cache_dir(), h.hexdigest()[:20])
+        return store
 
     def decode(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
@@ -77,11 +94,8 @@ class PosTagger:
         types = [(w, _reading_key(morphology.readings(w))) for w in words]
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64,
                               count=len(sentences))
-        scope = None
-        if persistent:
-            # the rows are built from the readings: the analysis cache's key scopes them
-            cache = getattr(morphology, "type_cache", None)
-            scope = cache.path.stem if cache is not None else str(morphology.source)
+        # the rows are built from the readings: the analysis cache's key scopes them
+        scope = _scope(morphology) if persistent else None
         keys = {"word": (codes, types), "ctx": encode(morph["upos"])}
         return self.sequence.tag(lengths, keys, morphology, scope)
 
@@ -103,44 +117,122 @@ class PosTagger:
         ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
         the same sentences; a new dict with the same columns is returned.
         """
-        tags = self.predict(sentences, morphology, morph, persistent)
-        out = {name: list(values) for name, values in morph.items()}
-        lemma_col, pos_col, upos_col = out["lemma"], out["pos"], out["upos"]
-        diac_col, gloss_col, bw_col, d3_col = out["diac"], out["gloss"], out["bw"], out["d3tok"]
-        memory = self._lemmas
+        decoded = self.decode(sentences, morphology, morph, persistent)
+        labels = self.sequence.labels
+        tag = decoded.labels
+        words_flat = [w for sent in sentences for w in sent]
+        wcode, words = encode(words_flat)
+        pcode, poses = encode(morph["pos"])
+        lcode, lemmas = encode(morph["lemma"])
+        out = {name: values for name, values in morph.items()}
+        cols = {name: np.array(morph[name], dtype=object)
+                for name in ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok")}
+        label_names = np.array(labels, dtype=object)
+        # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word gets the
+        # tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
+        kind = np.array([0 if p is not None and p not in _NON_WORD_POS else
+                         2 if p in {"digit", "latin", "foreign"} else 1 for p in poses])
+        kind = kind[pcode] if len(pcode) else kind[:0]
+        punct = labels.index("PUNCT") if "PUNCT" in labels else -1
+        for row in np.flatnonzero((kind == 2) & (tag != punct)).tolist():
+            cols["upos"][row] = labels[tag[row]]
+            word = words_flat[row]
+            cols["lemma"][row] = _NON_WORD_TRIM_RE.sub("", word) or word
+        sel = np.flatnonzero(kind == 0)
+        if len(sel):
+            # one choice per distinct (word, tag, ranked lemma, ranked pos) of the chunk
+            code = ((wcode[sel] * len(labels) + tag[sel]) * len(lemmas) + lcode[sel]) \
+                * len(poses) + pcode[sel]
+            _, first, inv = np.unique(code, return_index=True, return_inverse=True)
+            hits = self._choices(sel[first], words_flat, tag, morph, morphology, persistent)
+            for j, name in enumerate(("lemma", "pos", "diac", "gloss", "bw", "d3tok")):
+                values = np.empty(len(hits), dtype=object)
+                values[:] = [h[j] for h in hits]
+                cols[name][sel] = values[inv.ravel()]
+            cols["upos"][sel] = label_names[tag[sel]]
+        for name, values in cols.items():
+            out[name] = values.tolist()
+        return out
+
+    def _choices(self, rows: np.ndarray, words: list[str], tag: np.ndarray,
+                 morph: dict[str, list], morphology: Any, persistent: bool) -> list[tuple]:
+        """The lemma choice (:func:`choose_reading`) at each of ``rows``."""
+        labels = self.sequence.labels
         cache, order_ids = self._choice_cache, self._order_ids
         if len(cache) > TYPES_IN_MEMORY:
             cache.clear()
             order_ids.clear()
-        # The lemma choice depends on the order of the word's readings, which the ranker
-        # may change from batch to batch: it is part of the key (as an interned id, so
-        # a key hashes as fast as its strings).
+        # The choice depends on the order of the word's readings, which the ranker may
+        # change from batch to batch: it is part of the key (as an interned id, so a key
+        # hashes as fast as its strings).
         orders: dict[str, int] = {}
-        words = (w for sent in sentences for w in sent)
-        for row, (word, tag, ranked_pos) in enumerate(zip(words, tags, morph["pos"],
-                                                          strict=True)):
-            if ranked_pos is None or ranked_pos in _NON_WORD_POS:
-                # Punctuation keeps the analyzer's PUNCT/SYM; a number or a Latin word
-                # gets the tagger's UPOS and itself as lemma (و5000 -> 5000, 3% -> 3).
-                if ranked_pos in {"digit", "latin", "foreign"} and tag != "PUNCT":
-                    upos_col[row] = tag
-                    lemma_col[row] = _NON_WORD_TRIM_RE.sub("", word) or word
-                continue
+        keys = []
+        missing: dict[tuple, str] = {}  # key -> its word
+        lemma_col, pos_col = morph["lemma"], morph["pos"]
+        for row in rows.tolist():
+            word = words[row]
             order = orders.get(word)
             if order is None:
                 seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
                 order = orders[word] = order_ids.setdefault(seq, len(order_ids))
-            key = (word, tag, lemma_col[row], ranked_pos, order)
-            hit = cache.get(key)
+            key = (word, labels[tag[row]], lemma_col[row], pos_col[row], order)
+            if key not in cache:
+                missing[key] = word
+            keys.append(key)
+        if missing:
+            self._choose_all(missing, morphology, persistent)
+        return [cache[k] for k in keys]
+
+    def _choose_all(self, missing: dict[tuple, str], morphology: Any, persistent: bool) -> None:
+        """Fill the choice cache for ``missing`` keys: from the persistent store, else
+        :func:`choose_reading` (whose results are then stored)."""
+        cache = self._choice_cache
+        store = self._choice_store(_scope(morphology)) if persistent else None
+        names: dict[tuple, str] = {}
+        if store is not None:
+            for key, word in missing.items():
+                seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
+                names[key] = repr((*key[:4], seq))
+            found = store.get_many(names.values())
+        new: dict[str, tuple] = {}
+        for key, word in missing.items():
+            hit = found.get(names[key]) if store is not None else None
             if hit is None:
-                hit = cache[key] = choose_reading(
-                    word, tag, morphology.readings(word), lemma_col[row], ranked_pos,
-                    memory, self._weights,
-                )
-            lemma_col[row], pos_col[row], diac_col[row], gloss_col[row] = hit[:4]
-            bw_col[row], d3_col[row] = hit[4:6]
-            upos_col[row] = tag
-        return out
+                hit = choose_reading(word, key[1], morphology.readings(word), key[2], key[3],
+                                     self._lemmas, self._weights)
+                if store is not None:
+                    new[names[key]] = hit
+            cache[key] = hit
+        if new:
+            store.put_many(new)
+
+
+def _scope(morphology: Any) -> str:
+    """What rows and choices built from ``morphology``'s readings depend on: its DB and
+    analysis code (the analysis cache's key), else its name."""
+    cache = getattr(morphology, "type_cache", None)
+    return cache.path.stem if cache is not None else str(morphology.source)
+
+
+class ChoiceStore(TypeCache):
+    """Persistent lemma choices: key -> (lemma, pos, diac, gloss, bw, d3tok)."""
+
+    STEM = "pos-choices"
+    WHAT = "POS lemma-choice cache"
+    FORMAT = 1
+
+    def encode(self, entry: tuple) -> bytes:
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def decode(self, blob: bytes) -> tuple | None:
+        try:
+            value = json.loads(blob)
+        except ValueError:
+            return None
+        if isinstance(value, list) and len(value) == 6 and \
+                all(v is None or isinstance(v, str) for v in value):
+            return tuple(value)
+        return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -62,6 +62,7 @@ class SequenceModel:
                     cache_dir(),
                     store_key(self.weights.sha256, layer.name, f"{self.fingerprint}|{scope}"),
                     (len(layer.offsets), n_lab),
+                    self.scorer.tables[layer.name].part_names,
                 )
                 for layer in self.layers
                 if layer.store_key is not None

@@ -21,9 +21,10 @@ import numpy as np
 
 from tasks.morphology.type_cache import TypeCache
 
-FORMAT = 1
+FORMAT = 2
 _CODE = ("crf.py", "emissions.py", "spec.py", "store.py")
 _HEAD = struct.Struct("<I")
+_PLAIN, _SEP, _NONE = "\x02", "\x1f", "\x00"  # parts as plain text: marker, separator, None
 
 Entry = tuple[np.ndarray, dict[str, str | None]]
 
@@ -51,14 +52,22 @@ class RowStore(TypeCache):
     STEM = "rows"
     WHAT = "per-type model cache"
 
-    def __init__(self, directory: str | Path, key: str, shape: tuple[int, int]) -> None:
+    def __init__(self, directory: str | Path, key: str, shape: tuple[int, int],
+                 parts: tuple[str, ...] = ()) -> None:
         super().__init__(directory, key)
         self.shape = shape
+        self.part_names = tuple(parts)
         self._size = shape[0] * shape[1] * 8
 
     def encode(self, entry: Entry) -> bytes:
         block, parts = entry
-        head = json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode()
+        values = [parts.get(p) for p in self.part_names]
+        if all(v is None or (_SEP not in v and _NONE not in v) for v in values):
+            # the common case, cheaper to read back than JSON
+            text = _PLAIN + _SEP.join(_NONE if v is None else v for v in values)
+        else:
+            text = json.dumps(values, ensure_ascii=False)
+        head = text.encode()
         return _HEAD.pack(len(head)) + head + np.ascontiguousarray(block, "<f8").tobytes()
 
     def decode(self, blob: bytes) -> Entry | None:
@@ -67,12 +76,16 @@ class RowStore(TypeCache):
             (n,) = _HEAD.unpack_from(blob)
             if len(blob) != _HEAD.size + n + self._size:
                 return None
-            parts = json.loads(blob[_HEAD.size : _HEAD.size + n])
-            if not isinstance(parts, dict) or not all(
-                isinstance(v, str) or v is None for v in parts.values()
-            ):
+            text = blob[_HEAD.size : _HEAD.size + n].decode()
+            if text.startswith(_PLAIN):
+                values = [None if v == _NONE else v for v in text[1:].split(_SEP)] \
+                    if self.part_names else []
+            else:
+                values = json.loads(text)
+            if not isinstance(values, list) or len(values) != len(self.part_names) or \
+                    not all(isinstance(v, str) or v is None for v in values):
                 return None
             block = np.frombuffer(blob, "<f8", offset=_HEAD.size + n).reshape(self.shape)
-            return block, parts
-        except (struct.error, ValueError, TypeError):
+            return block, dict(zip(self.part_names, values, strict=True))
+        except (struct.error, ValueError, TypeError, UnicodeDecodeError):
             return None

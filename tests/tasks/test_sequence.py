@@ -202,3 +202,15 @@ def test_a_bounded_table_starts_over_and_gives_the_same_scores(toy_model):
     assert small.scorer.tables["word"].n <= 1 + max(len(set(s)) for s in sentences)
     keys = {n: encode(v) for n, v in _keys(sentences).items()}
     assert big.emissions(lengths, keys).shape == (sum(lengths), len(weights.labels))
+
+
+def test_store_entries_round_trip_and_damaged_ones_are_misses(tmp_path):
+    from tasks.sequence import RowStore
+
+    store = RowStore(tmp_path, "k", (2, 3), ("w", "pair"))
+    block = np.arange(6.0).reshape(2, 3) / 7
+    for parts in ({"w": "w=كتاب", "pair": None}, {"w": "a\x1fb", "pair": ""}):
+        blob = store.encode((block, parts))
+        got_block, got_parts = store.decode(blob)
+        assert got_parts == parts and (got_block == block).all()
+        assert store.decode(blob[:-1]) is None and store.decode(b"\x00") is None
