@@ -220,14 +220,3 @@ def test_pool_workers_fork_from_the_server_and_import_no_prefect() -> None:
     assert facts["ppid"] != os.getpid()  # a child of the fork server, not of this process
     assert facts["prefect"] is False
 
-
-def test_each_chunk_gets_a_fresh_fork_of_the_server() -> None:
-    none = AnnotateConfig(morphology="none", ner="none", dialect="none")
-    pool = ChunkPool(1, none)
-    try:
-        first, second = pool.run(_worker_facts), pool.run(_worker_facts)
-    finally:
-        pool.close()
-    # one worker, two chunks: the second ran in a new process forked from the same server
-    assert first["pid"] != second["pid"]
-    assert first["ppid"] == second["ppid"] != os.getpid()
