@@ -138,6 +138,13 @@ def _record_texts(records: Iterable) -> Iterator[str]:
                     yield rec[k]
 
 
+def check_corpus(paths: Iterable[str | Path]) -> None:
+    """Name a missing corpus path before any work (every trainer over unlabeled news)."""
+    for path in paths:
+        if not Path(path).exists():
+            raise ConfigError(f"corpus path {str(path)!r} does not exist")
+
+
 def corpus_lines(paths: Iterable[str | Path]) -> Iterator[str]:
     """Cleaned lines of text (as the pipeline cleans them) of raw news dumps.
 
@@ -227,9 +234,7 @@ def train_clusters(
     except ImportError as e:  # training-only dependency
         raise ConfigError("training clusters needs gensim: pip install -e '.[train]'") from e
 
-    for c in corpus:  # like the NER and POS trainers, name a missing input before any work
-        if not Path(c).exists():
-            raise ConfigError(f"corpus path {c!r} does not exist")
+    check_corpus(corpus)  # like the NER and POS trainers, before any work
     t0 = time.perf_counter()
     sentences = list(corpus_sentences(corpus))
     if not sentences:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.clusters import _kmeans, _unit, cluster_key, corpus_sentences
+from tasks.clusters import _kmeans, _unit, check_corpus, cluster_key, corpus_sentences
 from tasks.errors import ConfigError
 
 MODEL_DIR = Path(__file__).parent / "models" / "embeddings"
@@ -155,9 +155,7 @@ def train_embeddings(
     except ImportError as e:  # training-only dependency
         raise ConfigError("training embeddings needs gensim: pip install -e '.[train]'") from e
 
-    for c in corpus:  # name a missing input before any work
-        if not Path(c).exists():
-            raise ConfigError(f"corpus path {c!r} does not exist")
+    check_corpus(corpus)  # before any work
     if not 1 <= min_n <= max_n:
         raise ConfigError(f"n-gram lengths {min_n!r}..{max_n!r} must satisfy 1 <= min <= max")
     t0, cpu0 = time.perf_counter(), time.process_time()

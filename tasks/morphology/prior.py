@@ -102,12 +102,11 @@ def read_prior(path: Path) -> ReadingPrior:
 
 def corpus_tokens(paths: Iterable[str | Path]) -> Iterable[str]:
     """The pipeline's tokens of raw news dumps (zip/json/jsonl/txt, as the clusters read)."""
-    from tasks.clusters import corpus_lines
+    from tasks.clusters import check_corpus, corpus_lines
     from tasks.segment import tokenize_with_offsets
 
-    for path in paths:
-        if not Path(path).exists():
-            raise ConfigError(f"corpus path {str(path)!r} does not exist")
+    paths = list(paths)
+    check_corpus(paths)
     for line in corpus_lines(paths):
         for tok, _, _ in tokenize_with_offsets(line):
             yield tok
