@@ -16,9 +16,11 @@ In one invocation this measures, each in a fresh child process tree:
    server, the fork server and the workers, so pages they share count once), with each
    process's PSS at that peak, and peak summed RSS beside it.
 2. **direct**: the same stage code (``flows/stages.py``, the flow's task bodies), the
-   same chunking, the same worker count and the same worker pool (``flows.pool``,
-   forked after the annotators are loaded), called with no Prefect server, flow run or
-   task runs: fetch in the main process, chunks in the pool, commit in the main process.
+   same run bookkeeping (``flows.run.open_run``: lock, run logs, the stories summary),
+   the same chunking, worker count and worker pool (``flows.pool``, its fork server
+   started first as the CLI does), and the same HTML report, called with no Prefect
+   server, flow run, task runs or artifacts: fetch in the main process, chunks in the
+   pool, commit in the main process.
    The *Prefect orchestration share* is ``1 - wall(direct) / wall(pipeline)``: everything
    Prefect adds around identical work (server start and stop, flow/task run creation
    and state tracking, result and log traffic, the task runner's scheduling).
@@ -268,42 +270,36 @@ def run_pipeline(
 
 
 def direct_main(inputs: list[str], out: str, workers: int) -> None:
-    """Run fetch -> chunks on the run's pool -> commit like the flow, minus Prefect.
+    """Run the flow's work minus Prefect: the same run bookkeeping, stages and pool.
 
     ``workers`` as ``akhbar run --workers`` (0: chosen from the input's size, as the
-    flow chooses); the same pool class and stage functions as the flow.
+    flow chooses). Like ``akhbar run``: the fork server starts first, then the run is
+    opened (``flows.run.open_run``: lock, recovery, the run logs, the stories summary
+    on leaving), each batch is fetched, its chunks go to the pool and it is committed,
+    and the HTML report is written; only the Prefect flow, task runs and artifacts are
+    left out.
     """
+    import logging
+
+    from flows import artifacts, stages
     from flows import pool as pools
-    from flows import stages
-    from flows.run import plan_batches
+    from flows.run import open_run, pending_inputs
     from flows.runtime import prepare_environment
-    from tasks import fetch, store
     from tasks.config import PipelineParams
 
     prepare_environment()
     params = PipelineParams(inputs=inputs, out=out, workers=workers)
-    out = str(store.check_output_dir(out))
-    run_id = store.new_run_id()
-    sources = fetch.discover_sources(params.inputs, params.fetch)
-    size = pools.local_bytes([s.uri for s in sources])
-    n = pools.choose_workers(workers, pools.cpu_count(), size)
-    pool = pools.ChunkPool(n, params.annotate) if n > 1 else None
+    if pools.run_workers(workers, pending_inputs(params)):
+        pools.start_fork_server(params.annotate)  # as the CLI does, before the run opens
+    pool = None
     try:
-        with store.acquire_lock(out, run_id):
-            batches = plan_batches(sources, params.batch_size)
-            for i, batch in enumerate(batches):
-                bid = f"{run_id}-{i:05d}"
-                spec = store.BatchSpec(
-                    run_id=run_id,
-                    batch_id=bid,
-                    seq=i,
-                    out=out,
-                    stage_dir=str(store.staging_dir(out, run_id, bid)),
-                    sources=batch,
-                    params=params,
-                )
+        with open_run(params, logging.getLogger("akhbar.direct")) as run:
+            n = pools.run_workers(workers, run.pending())
+            run.summary.workers = n
+            pool = pools.ChunkPool(n, params.annotate) if n else None
+            for i, spec in enumerate(run.specs):
                 t0 = time.perf_counter()
-                fetched = stages.fetch_stage(spec, {})
+                fetched = stages.fetch_stage(spec, run.known_for(spec))
                 t1 = time.perf_counter()
                 ks = range(len(fetched["chunk_files"]))
                 if pool is None:
@@ -312,14 +308,15 @@ def direct_main(inputs: list[str], out: str, workers: int) -> None:
                     futures = [pool.submit(stages.run_chunk, spec, k) for k in ks]
                     results = [f.result() for f in futures]
                 t2 = time.perf_counter()
-                if pool is not None and i == len(batches) - 1:
+                if pool is not None and i == len(run.specs) - 1:
                     pool.close()  # as the flow: the last commit runs without the workers
-                stats = stages.commit_stage(fetched, results, [])
+                stats = stages.commit_stage(fetched, results, run.had_rows)
+                run.summary.add_batch(stats)
                 phases = {"fetch": t1 - t0, "chunks": t2 - t1, "commit": time.perf_counter() - t2}
                 counts = {"tokens": stats["tokens"], "articles": stats["articles"], "workers": n}
                 counts["phases"] = {k: round(v, 2) for k, v in phases.items()}
                 print(json.dumps(counts))
-            store.remove_run_staging(out, run_id)
+        artifacts.write_run_report(run.summary)
     finally:
         if pool is not None:
             pool.close()

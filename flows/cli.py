@@ -329,6 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from flows.runtime import prefect_api, run_link, set_console_log_level
 
+    _start_workers_server(params)
     console = Console(json_mode=args.json)
     # Before Prefect is imported here or in any worker process: they read it from the
     # environment when they configure logging (issue 18).
@@ -337,7 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     link = None
     try:
         with prefect_api() as server:
-            from flows import news_pipeline as np_mod  # imports while the server boots
+            from flows import news_pipeline as np_mod
 
             server.wait_ready()
             np_mod.LISTENER.progress = console
@@ -359,6 +360,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print_summary(result)
     console.print_ui_hint(link)
     return EXIT_OK if result.get("outcome") != "failed" else EXIT_FAILED
+
+
+def _start_workers_server(params) -> None:
+    """Start the workers' fork server now if the flow will want a pool (issue 21).
+
+    It loads the annotators in its own process while this one starts Prefect and the
+    flow run, so the first chunk does not wait for them. The flow decides the workers
+    again under the dataset's lock and stops the server if it wants none.
+    """
+    from flows.pool import run_workers, start_fork_server
+    from flows.run import pending_inputs
+
+    if run_workers(params.workers, pending_inputs(params), dask=bool(params.dask_address)):
+        start_fork_server(params.annotate)
 
 
 def _console_log_level(args: argparse.Namespace, tty: bool) -> str | None:

@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import artifacts, stages
-from flows.pool import CURRENT, ChunkPool, choose_workers, cpu_count, in_pool, local_bytes
+from flows.pool import CURRENT, ChunkPool, in_pool, run_workers, stop_fork_server
 from flows.run import open_run
 from tasks.annotate import check_annotators
 from tasks.config import PipelineParams
@@ -108,14 +108,6 @@ def _results(futures: list) -> list[dict | BaseException]:
     return out
 
 
-def run_workers(params: PipelineParams, pending: list[str]) -> int:
-    """Worker processes for ``pending`` inputs (none on Dask: its workers do the chunks)."""
-    if params.dask_address:
-        return 0
-    workers = choose_workers(params.workers, cpu_count(), local_bytes(pending))
-    return workers if workers > 1 else 0
-
-
 @flow(name="news-pipeline", log_prints=True, validate_parameters=True)
 def news_pipeline(params: PipelineParams) -> dict:
     """Turn raw Arabic news files into the annotated Parquet dataset at ``params.out``."""
@@ -126,11 +118,14 @@ def news_pipeline(params: PipelineParams) -> dict:
     logger = get_run_logger()
     with open_run(params, logger, quiet_warnings=LISTENER.progress is not None) as run:
         summary = run.summary
-        workers = run_workers(params, run.pending())
+        workers = run_workers(params.workers, run.pending(), dask=bool(params.dask_address))
         summary.workers = workers
         progress = artifacts.start_progress(run.run_id, len(run.specs))
-        # A pool only when there is work for more than one process (issue 21).
+        # A pool only when there is work for more than one process (issue 21); the CLI
+        # may have started its fork server already, expecting one.
         pool = ChunkPool(workers, params.annotate) if workers else None
+        if pool is None:
+            stop_fork_server()
         CURRENT.pool = pool
         window = 2 * max(workers, 1)
         total = len(run.specs)

@@ -79,21 +79,59 @@ def local_bytes(uris: list[str]) -> int | None:
     return total
 
 
+def run_workers(requested: int, pending: list[str], dask: bool = False) -> int:
+    """Worker processes a run starts for ``pending`` inputs: 0 for none (no pool).
+
+    None on Dask (its workers do the chunks), and none when one process would do them all.
+    """
+    if dask:
+        return 0
+    workers = choose_workers(requested, cpu_count(), local_bytes(pending))
+    return workers if workers > 1 else 0
+
+
+def start_fork_server(annotate: AnnotateConfig):
+    """Start the workers' fork server, which loads the annotators; return its context.
+
+    It runs in a process of its own, so the CLI calls this before it starts Prefect
+    (issue 21): the models load while the Prefect server starts and the flow run is
+    created, instead of after. Does nothing when the server is running already.
+    """
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    # The fork server reads what to load from its environment when it starts.
+    os.environ[PRELOAD_ENV] = json.dumps(annotate.model_dump(mode="json"))
+    ctx.set_forkserver_preload(["flows.preload"])
+    try:
+        forkserver.ensure_running()  # returns at once: the server preloads on its own
+    finally:
+        os.environ.pop(PRELOAD_ENV, None)
+    return ctx
+
+
+def stop_fork_server() -> None:
+    """Stop a fork server that no pool will use (the flow decided on fewer workers)."""
+    import signal
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if server._forkserver_pid is None:
+        return
+    try:
+        os.kill(server._forkserver_pid, signal.SIGTERM)  # it may still be loading models
+    except ProcessLookupError:
+        pass
+    server._stop()
+
+
 class ChunkPool:
     """``workers`` processes forked from a server that loaded the annotators first."""
 
     def __init__(self, workers: int, annotate: AnnotateConfig) -> None:
         self.workers = workers
         self._annotate = annotate
-        ctx = multiprocessing.get_context("forkserver")
-        # The fork server reads what to load from its environment: it is started
-        # (now, so that it loads while the flow fetches the first batch) with this one.
-        os.environ[PRELOAD_ENV] = json.dumps(annotate.model_dump(mode="json"))
-        ctx.set_forkserver_preload(["flows.preload"])
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-        os.environ.pop(PRELOAD_ENV, None)
+        ctx = start_fork_server(annotate)  # a no-op when the CLI started it already
         from flows.stages import load_annotators
 
         # Each worker checks the annotators are loaded (a no-op when the server loaded

@@ -22,7 +22,7 @@ from typing import TypeAlias
 
 from flows import artifacts
 from tasks import dedup, fetch, store
-from tasks.config import PipelineParams
+from tasks.config import FetchConfig, PipelineParams
 from tasks.store import BatchSpec
 
 Logger: TypeAlias = logging.Logger | logging.LoggerAdapter
@@ -55,10 +55,29 @@ class OpenRun:
 
     def pending(self) -> list[str]:
         """Inputs that are not known unchanged (new, changed, URLs, unreadable)."""
-        if not self.known:  # a new dataset or --full-refresh: nothing to compare with
-            return [s.uri for s in self.sources]
-        config = self.params.fetch
-        return [s.uri for s in self.sources if not fetch.is_unchanged(s.uri, config, self.known)]
+        return _pending(self.sources, self.known, self.params.fetch)
+
+
+def _pending(
+    sources: list[fetch.Source],
+    known: dict[tuple[str, str | None], str],
+    config: FetchConfig,
+) -> list[str]:
+    if not known:  # a new dataset or --full-refresh: nothing to compare with
+        return [s.uri for s in sources]
+    return [s.uri for s in sources if not fetch.is_unchanged(s.uri, config, known)]
+
+
+def pending_inputs(params: PipelineParams) -> list[str]:
+    """The inputs a run of ``params`` would process, judged without the dataset's lock.
+
+    What ``OpenRun.pending`` will say unless another run commits in between: the CLI
+    uses it to start the workers' fork server before Prefect (issue 21); the flow
+    decides again under the lock.
+    """
+    sources = fetch.discover_sources(params.inputs, params.fetch)
+    known = {} if params.full_refresh else store.load_manifest(params.out)
+    return _pending(sources, known, params.fetch)
 
 
 def plan_batches(sources: list[fetch.Source], batch_size: int) -> list[list[str]]:

@@ -190,6 +190,18 @@ def test_the_unchanged_run_loads_no_model_and_starts_no_process(rerun) -> None:
     assert probe["children"] == []
 
 
+def test_the_cli_starts_no_fork_server_for_an_unchanged_dataset(rerun) -> None:
+    from flows.pool import run_workers
+    from flows.run import pending_inputs
+
+    out = rerun[0]
+    params = PipelineParams(inputs=[str(SAMPLES)], out=str(out), workers=2)
+    assert pending_inputs(params) == []
+    assert run_workers(0, pending_inputs(params)) == 0
+    refresh = params.model_copy(update={"full_refresh": True})
+    assert len(pending_inputs(refresh)) == 6
+
+
 def test_a_changed_input_is_not_an_unchanged_run(tmp_path: Path) -> None:
     from flows.run import run_if_unchanged
 
