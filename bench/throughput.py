@@ -3,7 +3,7 @@
 Usage::
 
     python bench/throughput.py INPUT... [--workers N] [--repeat K] [--runs R]
-        [--no-baseline] [--no-direct] [--dask N] [--json PATH]
+        [--no-baseline] [--no-direct] [--dask N] [--other SRC_DIR] [--json PATH]
 
 In one invocation this measures, each in a fresh child process tree:
 
@@ -219,21 +219,27 @@ def run_pipeline(
     ner: str | None = None,
     out: Path | None = None,
     cache: str | None = None,
+    src: str | None = None,
 ) -> dict:
     """``akhbar run`` in a child process tree; wall, start-up, stages, peak PSS.
 
     ``out`` is a fresh directory unless given (an existing dataset: a warm run);
-    ``cache`` (``AKHBAR_CACHE_DIR``) a fresh one (cold analysis cache) unless given.
+    ``cache`` (``AKHBAR_CACHE_DIR``) a fresh one (cold analysis cache) unless given;
+    ``src`` another version's source tree, run as ``python -m flows.cli`` from it.
     """
     out = out or Path(tempfile.mkdtemp(prefix="akhbar-bench-out-"))
     env = {**_child_env(prefect_home), "AKHBAR_CACHE_DIR": cache or fresh_cache()}
     cmd = [str(Path(sys.executable).with_name("akhbar")), "run", *inputs, "--out", str(out)]
+    if src:
+        env["PYTHONPATH"] = src  # its flows/ and tasks/ before this checkout's
+        cmd = [sys.executable, "-m", "flows.cli", "run"]
+        cmd += [os.path.abspath(i) for i in inputs] + ["--out", str(out)]
     cmd += ["--json"] + (["--workers", str(workers)] if workers else [])
     cmd += ["--dask-address", dask] if dask else []
     cmd += ["--ner", ner] if ner else []
     load = _load()
     t0 = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=src)
     with TreeMonitor(proc, watch=out) as mon:
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
@@ -519,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--workers", type=int, default=0, help="passed to akhbar run (0 = per core)")
     ap.add_argument("--repeat", type=int, default=1, help="also run on K copies of the input")
-    ap.add_argument("--runs", type=int, default=1, help="pipeline measurements at 1x")
+    ap.add_argument(
+        "--runs", type=int, default=1, help="pipeline measurements at 1x (0: only --repeat, --warm)"
+    )
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-direct", action="store_true")
     ap.add_argument("--prefect-home", help="PREFECT_HOME for the runs (default: inherited)")
@@ -539,6 +547,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", type=Path, help="also write all figures here")
     ap.add_argument("--ner", help="passed to akhbar run (e.g. rules vs model, issue 12)")
+    ap.add_argument(
+        "--other",
+        metavar="SRC_DIR",
+        help="also run the pipeline of another version's source tree (e.g. `git archive main"
+        " | tar -x -C DIR`), alternating with this one, and give its Prefect share against"
+        " this checkout's direct run",
+    )
     ap.add_argument("--_direct", help=argparse.SUPPRESS)
     ap.add_argument("--_baseline", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -570,14 +585,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({**report, "pipeline": runs}, indent=2))
         return 0
-    runs = [
-        run_pipeline(args.inputs, workers, args.prefect_home, ner=args.ner)
-        for _ in range(args.runs)
-    ]
+    runs, others = [], []
+    for _ in range(args.runs):
+        runs.append(run_pipeline(args.inputs, workers, args.prefect_home, ner=args.ner))
+        if args.other:
+            others.append(
+                run_pipeline(args.inputs, workers, args.prefect_home, ner=args.ner, src=args.other)
+            )
     report["pipeline"] = runs
-    _print_runs("pipeline: akhbar run", runs)
-    best = min(runs, key=lambda r: r["wall_s"])
-    if not args.no_direct:
+    if runs:  # --runs 0: only the --repeat or --warm measurements
+        _print_runs("pipeline: akhbar run", runs)
+    if others:
+        report["other_pipeline"] = others
+        _print_runs(f"pipeline of {args.other}", others)
+    best = min(runs, key=lambda r: r["wall_s"]) if runs else None
+    if best is not None and not args.no_direct:
         direct = run_direct(args.inputs, args.workers)
         report["direct"] = direct
         share = 1 - direct["wall_s"] / best["wall_s"]
@@ -591,7 +613,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{direct['load_after']}"
         )
         print(f"Prefect orchestration share 1 - direct/pipeline (fastest run): {share:.1%}")
-    if not args.no_baseline:
+        if others:
+            other = min(others, key=lambda r: r["wall_s"])
+            report["other_orchestration_share"] = round(1 - direct["wall_s"] / other["wall_s"], 3)
+            print(
+                f"the same share for {args.other} (fastest run, against this direct run): "
+                f"{report['other_orchestration_share']:.1%}"
+            )
+    if best is not None and not args.no_baseline:
         base = run_baseline(best["out"])
         report["baseline"] = base
         ratio = best["words_per_s"] / base["words_per_s"]
