@@ -88,6 +88,29 @@ def annotate_batch(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig)
     finally:
         if enabled:
             gc.enable()
+        release_free_memory()
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to call
+        return None
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``).
+
+    A chunk's short-lived lists, tuples and arrays leave tens of MB free but held in
+    the heap of each worker; without this a worker kept ~70 MB more RSS between
+    chunks (issue 21). It takes a few ms and changes no result.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> AnnotateResult:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,14 +88,15 @@ class PosTagger:
 
     def decode(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
-        persistent: bool = False,
+        persistent: bool = False, encoded_words: tuple | None = None,
     ) -> Decoded:
         """Label indices (``self.sequence.labels``) and marginals of every token.
 
         With ``persistent``, word-type rows are read from and added to the persistent
-        cache beside the analyses (the result is the same).
+        cache beside the analyses (the result is the same). ``encoded_words``: the
+        tokens' ``encode``, when the caller has it.
         """
-        codes, words = encode(w for s in sentences for w in s)
+        codes, words = encoded_words or encode([w for s in sentences for w in s])
         # the ranker re-ranks each batch: a type's key is its word and its best reading
         types = [(w, _reading_key(morphology.readings(w))) for w in words]
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64,
@@ -122,11 +124,11 @@ class PosTagger:
         ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
         the same sentences; a new dict with the same columns is returned.
         """
-        decoded = self.decode(sentences, morphology, morph, persistent)
-        labels = self.sequence.labels
-        tag = decoded.labels
         words_flat = [w for sent in sentences for w in sent]
         wcode, words = encode(words_flat)
+        decoded = self.decode(sentences, morphology, morph, persistent, (wcode, words))
+        labels = self.sequence.labels
+        tag = decoded.labels
         pcode, poses = encode(morph["pos"])
         lcode, lemmas = encode(morph["lemma"])
         out = {name: values for name, values in morph.items()}
@@ -224,7 +226,7 @@ class ChoiceStore(TypeCache):
 
     STEM = "pos-choices"
     WHAT = "POS lemma-choice cache"
-    FORMAT = 1
+    FORMAT = 2  # 2: the rowid table of tasks.morphology.type_cache
 
     def encode(self, entry: tuple) -> bytes:
         return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
@@ -236,7 +238,9 @@ class ChoiceStore(TypeCache):
             return None
         if isinstance(value, list) and len(value) == 6 and \
                 all(v is None or isinstance(v, str) for v in value):
-            return tuple(value)
+            # lemma, pos and gloss repeat across choices: one object per value
+            return tuple(sys.intern(v) if v is not None and i in (0, 1, 3) else v
+                         for i, v in enumerate(value))
         return None
 
 
