@@ -38,6 +38,11 @@ def encode(keys: Iterable[Hashable]) -> Encoded:
     try:
         arr = pa.array(keys, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if keys and keys[0].__class__ is bool:
+            flags = np.asarray(keys)
+            if flags.dtype == np.bool_:  # all bools (a flag column): no dict per item
+                codes = (flags != flags[0]).astype(np.int64)
+                return codes, [bool(flags[0]), not flags[0]][: 1 + int(codes.any())]
         index: dict[Hashable, int] = {}
         codes = [index.setdefault(k, len(index)) for k in keys]
         return np.asarray(codes, dtype=np.int64), list(index)

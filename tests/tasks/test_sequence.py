@@ -250,6 +250,10 @@ def test_encode_gives_first_seen_order_for_strings_and_other_keys():
     assert codes.tolist() == [0, 1, 2, 0, 1] and uniq == ["ب", None, "أ"]
     codes, uniq = encode(iter([("x", 1), ("y", 2), ("x", 1)]))
     assert codes.tolist() == [0, 1, 0] and uniq == [("x", 1), ("y", 2)]
-    codes, uniq = encode([True, False, True])
-    assert codes.tolist() == [0, 1, 0] and uniq == [True, False]
+    for flags in ([True, False, True], [False, False], [False, True], [True, None], [True, 1]):
+        index: dict = {}
+        want = [index.setdefault(k, len(index)) for k in flags]
+        codes, uniq = encode(flags)
+        assert codes.tolist() == want and uniq == list(index)
+        assert [type(u) for u in uniq] == [type(u) for u in index]
     assert encode([])[0].dtype == np.int64
