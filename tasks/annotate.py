@@ -88,6 +88,30 @@ def annotate_batch(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig)
     finally:
         if enabled:
             gc.enable()
+        release_free_memory()
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to call
+        return None
+
+
+def release_free_memory() -> None:
+    """Give freed memory back to the system: Arrow's pool, then the C heap.
+
+    A chunk's short-lived tables, lists, tuples and arrays leave tens of MB free but
+    held by Arrow's allocator (~35 MB after a chunk) and glibc's heap (~70 MB) of each
+    worker (issue 21). It takes a few ms and changes no result.
+    """
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _annotate(articles: pa.Table, tokens: pa.Table, config: AnnotateConfig) -> AnnotateResult:

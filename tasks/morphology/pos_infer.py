@@ -14,7 +14,6 @@ feature settings), ``prior.tsv`` (the reading prior, issue 23) and ``MODEL_CARD.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -34,7 +33,6 @@ from tasks.morphology.pos_features import (
     _reading_key,
 )
 from tasks.morphology.pos_lemma import choose_reading
-from tasks.morphology.type_cache import TypeCache
 from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "pos"
@@ -68,33 +66,18 @@ class PosTagger:
         # so a hit is exactly what recomputing would give.
         self._choice_cache: dict[tuple, tuple] = {}
         self._order_ids: dict[tuple, int] = {}
-        self._choice_stores: dict[str, ChoiceStore] = {}
-
-    def _choice_store(self, scope: str) -> ChoiceStore:
-        """The persistent lemma choices of this model and code, for one analysis scope."""
-        store = self._choice_stores.get(scope)
-        if store is None:
-            from tasks.camel_env import cache_dir
-
-            h = hashlib.sha256(f"choices{ChoiceStore.FORMAT}|{scope}|".encode())
-            h.update(self.sequence.weights.sha256.encode())
-            h.update(json.dumps([self._lemmas, self._weights], sort_keys=True).encode())
-            h.update((self._prior.sha256 if self._prior is not None else "").encode())
-            for module in ("pos_lemma.py", "pos_infer.py"):
-                h.update((Path(__file__).parent / module).read_bytes())
-            store = self._choice_stores[scope] = ChoiceStore(cache_dir(), h.hexdigest()[:20])
-        return store
 
     def decode(
         self, sentences: Sequence[Sequence[str]], morphology: Any, morph: dict[str, list],
-        persistent: bool = False,
+        persistent: bool = False, encoded_words: tuple | None = None,
     ) -> Decoded:
         """Label indices (``self.sequence.labels``) and marginals of every token.
 
         With ``persistent``, word-type rows are read from and added to the persistent
-        cache beside the analyses (the result is the same).
+        cache beside the analyses (the result is the same). ``encoded_words``: the
+        tokens' ``encode``, when the caller has it.
         """
-        codes, words = encode(w for s in sentences for w in s)
+        codes, words = encoded_words or encode([w for s in sentences for w in s])
         # the ranker re-ranks each batch: a type's key is its word and its best reading
         types = [(w, _reading_key(morphology.readings(w))) for w in words]
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64,
@@ -122,11 +105,11 @@ class PosTagger:
         ``morph`` is :meth:`tasks.morphology.Morphology.analyze_sentences`'s output for
         the same sentences; a new dict with the same columns is returned.
         """
-        decoded = self.decode(sentences, morphology, morph, persistent)
-        labels = self.sequence.labels
-        tag = decoded.labels
         words_flat = [w for sent in sentences for w in sent]
         wcode, words = encode(words_flat)
+        decoded = self.decode(sentences, morphology, morph, persistent, (wcode, words))
+        labels = self.sequence.labels
+        tag = decoded.labels
         pcode, poses = encode(morph["pos"])
         lcode, lemmas = encode(morph["lemma"])
         out = {name: values for name, values in morph.items()}
@@ -149,7 +132,7 @@ class PosTagger:
             code = ((wcode[sel] * len(labels) + tag[sel]) * len(lemmas) + lcode[sel]) \
                 * len(poses) + pcode[sel]
             _, first, inv = np.unique(code, return_index=True, return_inverse=True)
-            hits = self._choices(sel[first], words_flat, tag, morph, morphology, persistent)
+            hits = self._choices(sel[first], words_flat, tag, morph, morphology)
             for j, name in enumerate(("lemma", "pos", "diac", "gloss", "bw", "d3tok")):
                 values = np.empty(len(hits), dtype=object)
                 values[:] = [h[j] for h in hits]
@@ -160,7 +143,7 @@ class PosTagger:
         return out
 
     def _choices(self, rows: np.ndarray, words: list[str], tag: np.ndarray,
-                 morph: dict[str, list], morphology: Any, persistent: bool) -> list[tuple]:
+                 morph: dict[str, list], morphology: Any) -> list[tuple]:
         """The lemma choice (:func:`choose_reading`) at each of ``rows``."""
         labels = self.sequence.labels
         cache, order_ids = self._choice_cache, self._order_ids
@@ -185,59 +168,26 @@ class PosTagger:
                 missing[key] = word
             keys.append(key)
         if missing:
-            self._choose_all(missing, morphology, persistent)
+            self._choose_all(missing, morphology)
         return [cache[k] for k in keys]
 
-    def _choose_all(self, missing: dict[tuple, str], morphology: Any, persistent: bool) -> None:
-        """Fill the choice cache for ``missing`` keys: from the persistent store, else
-        :func:`choose_reading` (whose results are then stored)."""
+    def _choose_all(self, missing: dict[tuple, str], morphology: Any) -> None:
+        """Fill the choice cache for ``missing`` keys with :func:`choose_reading`.
+
+        Not kept across runs: reading a choice back from SQLite took 1.7x the time of
+        choosing it again (23k choices of a chunk, issue 21).
+        """
         cache = self._choice_cache
-        store = self._choice_store(_scope(morphology)) if persistent else None
-        names: dict[tuple, str] = {}
-        if store is not None:
-            for key, word in missing.items():
-                seq = tuple((r[_LEX], r[_POS]) for r in morphology.readings(word))
-                names[key] = repr((*key[:4], seq))
-            found = store.get_many(names.values())
-        new: dict[str, tuple] = {}
         for key, word in missing.items():
-            hit = found.get(names[key]) if store is not None else None
-            if hit is None:
-                hit = choose_reading(word, key[1], morphology.readings(word), key[2], key[3],
-                                     self._lemmas, self._weights, self._prior)
-                if store is not None:
-                    new[names[key]] = hit
-            cache[key] = hit
-        if new:
-            store.put_many(new)
+            cache[key] = choose_reading(word, key[1], morphology.readings(word), key[2],
+                                        key[3], self._lemmas, self._weights, self._prior)
 
 
 def _scope(morphology: Any) -> str:
-    """What rows and choices built from ``morphology``'s readings depend on: its DB and
+    """What rows built from ``morphology``'s readings depend on: its DB and
     analysis code (the analysis cache's key), else its name."""
     cache = getattr(morphology, "type_cache", None)
     return cache.path.stem if cache is not None else str(morphology.source)
-
-
-class ChoiceStore(TypeCache):
-    """Persistent lemma choices: key -> (lemma, pos, diac, gloss, bw, d3tok)."""
-
-    STEM = "pos-choices"
-    WHAT = "POS lemma-choice cache"
-    FORMAT = 1
-
-    def encode(self, entry: tuple) -> bytes:
-        return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def decode(self, blob: bytes) -> tuple | None:
-        try:
-            value = json.loads(blob)
-        except ValueError:
-            return None
-        if isinstance(value, list) and len(value) == 6 and \
-                all(v is None or isinstance(v, str) for v in value):
-            return tuple(value)
-        return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -313,10 +313,10 @@ class Morphology:
         if not missing:
             return
         if len(self._types) + len(missing) > self._cache_size:
-            # Bounded: start over rather than track recency per token; the batch's own
-            # types are always all held (a batch bigger than the bound only while it runs).
-            self._types.clear()
-            missing = list(words)
+            # Bounded: keep only the batch's own held types rather than track recency
+            # per token (a batch bigger than the bound only while it runs); dropping them
+            # too made every overflow read the whole batch back (issue 21).
+            self._types = {w: self._types[w] for w in words if w in self._types}
         cache = self.type_cache if persistent else None
         found = cache.get_many(missing) if cache is not None else {}
         self._types.update(found)

@@ -21,7 +21,7 @@ import numpy as np
 
 from tasks.morphology.type_cache import TypeCache
 
-FORMAT = 2
+FORMAT = 3  # 3: the rowid table of tasks.morphology.type_cache
 _CODE = ("crf.py", "emissions.py", "spec.py", "store.py")
 _HEAD = struct.Struct("<I")
 _PLAIN, _SEP, _NONE = "\x02", "\x1f", "\x00"  # parts as plain text: marker, separator, None

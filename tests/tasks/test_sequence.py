@@ -214,3 +214,46 @@ def test_store_entries_round_trip_and_damaged_ones_are_misses(tmp_path):
         got_block, got_parts = store.decode(blob)
         assert got_parts == parts and (got_block == block).all()
         assert store.decode(blob[:-1]) is None and store.decode(b"\x00") is None
+
+
+def test_a_bounded_table_keeps_the_chunks_held_keys(toy_model):
+    """Past the bound only the chunk's new keys are computed; the scores stay the same."""
+    weights = read_crfsuite(toy_model)
+    first, second = [["ال", "كتاب", "جديد"]], [["ال", "كتاب", "كتب", "قرأ"]]
+    calls: list = []
+    small = SequenceModel(weights, _layers(calls, limit=4), _CONJ)
+    big = SequenceModel(weights, _layers(), _CONJ)
+    for part in (first, second, first):
+        calls.clear()
+        keys = {n: encode(v) for n, v in _keys(part).items()}
+        np.testing.assert_array_equal(small.emissions([len(part[0])], keys),
+                                      big.emissions([len(part[0])], keys))
+        if part is second:  # 3 held + 2 new > 4: ال and كتاب stay, جديد goes
+            assert sorted(calls) == ["قرأ", "كتب"]
+    assert calls == ["جديد"]
+    assert set(small.scorer.tables["word"].index) == {"ال", "كتاب", "جديد"}
+
+
+def test_a_table_grows_no_further_than_its_bound():
+    from tasks.sequence.crf import CrfWeights
+
+    weights = CrfWeights(("A", "B"), np.zeros((2, 2)), {"w=1": 0}, np.ones((2, 2)), "x")
+    layer = Layer("word", lambda w, aux=None: Row({0: ("w=" + w,)}), (0,), limit=1500)
+    model = SequenceModel(weights, (layer,))
+    words = [f"{k}" for k in range(1100)]
+    model.emissions([len(words)], {"word": encode(words)})
+    assert len(model.scorer.tables["word"].blocks) == 1501  # not 2048: doubling stops
+
+
+def test_encode_gives_first_seen_order_for_strings_and_other_keys():
+    codes, uniq = encode(["ب", None, "أ", "ب", None])
+    assert codes.tolist() == [0, 1, 2, 0, 1] and uniq == ["ب", None, "أ"]
+    codes, uniq = encode(iter([("x", 1), ("y", 2), ("x", 1)]))
+    assert codes.tolist() == [0, 1, 0] and uniq == [("x", 1), ("y", 2)]
+    for flags in ([True, False, True], [False, False], [False, True], [True, None], [True, 1]):
+        index: dict = {}
+        want = [index.setdefault(k, len(index)) for k in flags]
+        codes, uniq = encode(flags)
+        assert codes.tolist() == want and uniq == list(index)
+        assert [type(u) for u in uniq] == [type(u) for u in index]
+    assert encode([])[0].dtype == np.int64

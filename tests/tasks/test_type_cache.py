@@ -127,3 +127,31 @@ def test_key_changes_with_the_db_file(tmp_path) -> None:
     db.write_text("two, longer")
     assert cache_key(db) != first
     assert cache_key(db, "mle-model") != cache_key(db)
+
+
+def test_warm_readings_share_their_repeated_strings(bama_db, tmp_path) -> None:
+    cold, _ = _fresh(bama_db, TypeCache(tmp_path, "k"))
+    expected = cold.analyze_sentences(SENTENCES)
+    warm, _ = _fresh(bama_db, TypeCache(tmp_path, "k"))
+    assert warm.analyze_sentences(SENTENCES) == expected
+    readings = [r for s in SENTENCES for w in s for r in warm.readings(w)]
+    for field in (1, 2, 9):  # pos, upos, source: a handful of values, one object each
+        values = [r[field] for r in readings if r[field] is not None]
+        assert len({id(v) for v in values}) == len(set(values)) < len(values)
+
+
+def test_an_overflowing_cache_keeps_the_batchs_held_types(bama_db, tmp_path) -> None:
+    plain, _ = _fresh(bama_db, None)
+    first, both = SENTENCES[:1], SENTENCES[:2]
+    new_types = set(SENTENCES[1]) - set(SENTENCES[0])
+    counting = _CountingAnalyzer(bama_db._analyzer)
+    bounded = Morphology(counting, bama_db.source, None, len(set(SENTENCES[0])),
+                         TypeCache(tmp_path, "b"))
+    assert bounded.analyze_sentences(first) == plain.analyze_sentences(first)
+    calls, hits = counting.calls, bounded.type_cache.hits
+    assert bounded.analyze_sentences(both) == plain.analyze_sentences(both)
+    # only the new types were looked up (none stored yet) and analysed; the first
+    # sentence's types stayed held instead of being read back from the file
+    assert bounded.type_cache.hits == hits == 0
+    assert counting.calls - calls == len(new_types)
+    assert set(bounded._types) == set(SENTENCES[0]) | new_types
