@@ -106,6 +106,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="jackknife folds of the first pass the second stage learns from (default: 5)",
     )
     ner.add_argument(
+        "--doc-scope", choices=("article", "chunk"), default="article",
+        help="what the second stage reads as one document at run time: the article, or "
+        "the whole annotation chunk (default: article)",
+    )
+    ner.add_argument(
         "--rule-features",
         action="store_true",
         help="also give the rule NER's spans as features (slower; measured no gain)",
@@ -189,6 +194,7 @@ def _train_ner(args: argparse.Namespace) -> dict:
         span_repair=not args.no_span_repair,
         two_stage=not args.single_stage,
         folds=args.folds,
+        doc_scope=args.doc_scope,
         seed=args.seed,
         params={"max_iterations": args.iterations},
         card={

@@ -76,7 +76,8 @@ class NerModel:
 
         A model with a second stage decodes the chunk once with the first, summarises
         that pass over each document (``documents``: a key per sentence; None: each
-        sentence alone) and decodes again with the second. With ``persistent``,
+        sentence alone; a model whose config says ``scope: chunk`` takes the whole chunk
+        as one document) and decodes again with the second. With ``persistent``,
         word-type rows are read from and added to the persistent cache (the result is
         the same).
         """
@@ -84,6 +85,8 @@ class NerModel:
         first = self.sequence.tag(lengths, keys, None, persistent)
         if self.second is None:
             return first
+        if self.config["second_stage"].get("scope") == "chunk":
+            documents = [0] * len(sentences)  # every mention in the chunk informs the others
         codes = document_codes(sentences, documents, first, self.sequence.labels)
         return self.second.tag(lengths, {**keys, "doc": encode_codes(codes)}, None, persistent)
 

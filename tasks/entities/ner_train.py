@@ -84,6 +84,7 @@ def train_model(
     folds: int = 5,
     seed: int = 12,
     doc_block: int = DOC_BLOCK,
+    doc_scope: str = "article",
     params: dict | None = None,
     card: dict | None = None,
 ) -> TrainReport:
@@ -102,7 +103,9 @@ def train_model(
         two_stage: Also train the document-consistency stage (``tasks.entities.ner_doc``)
             on a jackknifed first pass: ``folds`` first-stage models, each trained
             without one fold of documents, tag that fold (folds drawn with ``seed``).
-            Training documents are blocks of ``doc_block`` consecutive sentences.
+            Training documents are blocks of ``doc_block`` consecutive sentences; at run
+            time a document is the article (``doc_scope="article"``) or the whole chunk
+            (``"chunk"``).
         params: crfsuite training parameters over the defaults.
         card: Extra facts for the model card (``command``, ``seed``, ``data``).
     """
@@ -120,15 +123,15 @@ def train_model(
         morph_source=morph_tool.source if morph_tool is not None else None,
         use_rules=use_rules, use_clusters=use_clusters, vectors=vectors,
         span_repair=span_repair, two_stage=two_stage, folds=folds, seed=seed,
-        doc_block=doc_block, params=params, card=card, t0=t0)
+        doc_block=doc_block, doc_scope=doc_scope, params=params, card=card, t0=t0)
 
 
 def train_prepared(
     train: tuple, out_dir: str | Path, holdout: tuple = ([], [], None), *,
     morph_source: str | None, use_rules: bool = False, use_clusters: bool = True,
     vectors: str | None = None, span_repair: bool = True, two_stage: bool = False,
-    folds: int = 5, seed: int = 12, doc_block: int = DOC_BLOCK, params: dict | None = None,
-    card: dict | None = None, t0: float | None = None,
+    folds: int = 5, seed: int = 12, doc_block: int = DOC_BLOCK, doc_scope: str = "article",
+    params: dict | None = None, card: dict | None = None, t0: float | None = None,
 ) -> TrainReport:
     """:func:`train_model` on sentences already tokenized and analysed.
 
@@ -136,6 +139,8 @@ def train_prepared(
     the held-aside sentences are scored with the documents of :func:`training_documents`.
     """
     t0 = time.perf_counter() if t0 is None else t0
+    if doc_scope not in ("article", "chunk"):
+        raise ConfigError(f"document scope {doc_scope!r}: use article or chunk")
     if two_stage and folds < 2:
         raise ConfigError(f"jackknife folds {folds!r} must be at least 2")
     out = Path(out_dir)
@@ -160,7 +165,7 @@ def train_prepared(
         _fit([_join(a, b) for a, b in zip(feats, doc_items, strict=True)], tags, p,
              out / SECOND_FILE)
         second = {"file": SECOND_FILE, "folds": folds, "seed": seed,
-                  "doc_block": doc_block,
+                  "doc_block": doc_block, "scope": doc_scope,
                   "training_documents": f"blocks of {doc_block} consecutive sentences"}
     elif (out / SECOND_FILE).exists():
         (out / SECOND_FILE).unlink()
@@ -291,9 +296,10 @@ def write_card(report: TrainReport, config: dict, card: dict) -> Path:
     rule = "|---|---|---|---|---|" + ("---|" if first else "")
     stage2 = config.get("second_stage")
     if stage2:
+        scope = "chunk of articles" if stage2.get("scope") == "chunk" else "article"
         stages = f"""Two stages (document consistency, `tasks/entities/ner_doc.py`): the first CRF
 tags the chunk; for each word, its first-pass label probabilities over its *other*
-mentions in the same article (max and mean, binned), whether one lay in a confident
+mentions in the same {scope} (max and mean, binned), whether one lay in a confident
 multiword span or ended one (a surname), become features of a second CRF
 (`{stage2["file"]}`), which tags again. The second stage was trained on a jackknifed first
 pass: {stage2["folds"]} folds of training documents (seed {stage2["seed"]}), each tagged

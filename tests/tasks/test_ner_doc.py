@@ -119,6 +119,11 @@ def test_two_stage_model_trains_loads_and_decodes_like_crfsuite(tmp_path):
             assert decoded.marginals[k, model.labels().index(labels[t])] == pytest.approx(
                 tagger.marginal(labels[t], t), abs=1e-4)
             k += 1
+    # scope "chunk": the whole chunk is one document, whatever the articles
+    apart = model.decode(toks, None, [0, 1])
+    assert not np.allclose(apart.marginals, decoded.marginals)
+    model.config["second_stage"]["scope"] = "chunk"
+    assert np.allclose(model.decode(toks, None, [0, 1]).marginals, decoded.marginals)
     ner_model.load_model.cache_clear()
 
 
