@@ -20,6 +20,14 @@ Candidates (``--configs``, comma-separated):
   aqmar-o     + AQMAR with MIS* dropped to O
 Combine with '+', e.g. ``emb+ecl+doc``.
 
+``--two-stage`` instead measures the shipped two-stage trainer itself
+(``tasks.entities.ner_train.train_prepared``, ``two_stage=True``) on each fold: its
+jackknifed first pass is made from the training folds only (never the test fold), and
+the first stage alone is scored beside it on the same fold, with the same span repairs
+and documents (blocks of ``DOC_BLOCK`` sentences) as ``akhbar train ner``:
+
+    python bench/ner_experiments.py --two-stage --folds 3 --jobs 2
+
     python bench/ner_experiments.py --data ../shared/eval/anercorp-camellab-train.txt \\
         --configs base,emb,ecl,doc --folds 5 --jobs 2
 """
@@ -286,6 +294,53 @@ def _job(args):
     return cfg_name, fold, sc, pred, test_idx, round(time.perf_counter() - t0, 1), info
 
 
+def _two_stage_job(args):
+    """One outer fold of ``--two-stage``: (fold, two-stage scores, first stage's, seconds)."""
+    fold, train_idx, test_idx, opts = args
+    import tempfile
+
+    from tasks.entities.ner_train import train_prepared
+
+    t0 = time.perf_counter()
+    toks, tags, per = _prepared(opts["data"], "anercorp")
+
+    def part(idx):
+        return ([toks[i] for i in idx], [tags[i] for i in idx],
+                _flat_morph([per[i] for i in idx]))
+
+    with tempfile.TemporaryDirectory(prefix="ner-cv-") as tmp:
+        rep = train_prepared(part(train_idx), tmp, part(test_idx), morph_source="bama",
+                             two_stage=True, folds=opts["inner_folds"], seed=12,
+                             params=opts["params"])
+    return fold, rep.scores, rep.first_scores, round(time.perf_counter() - t0, 1)
+
+
+def two_stage_cv(folds, args, params) -> None:
+    jobs = [(f, tr, te, {"data": args.data, "params": params,
+                         "inner_folds": args.inner_folds}) for f, (tr, te) in enumerate(folds)]
+    rows = []
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for f, two, one, secs in pool.map(_two_stage_job, jobs):
+            print(f"fold {f}: first stage {one['all']['f1']}, two stages {two['all']['f1']} "
+                  f"({secs} s)", file=sys.stderr, flush=True)
+            rows.append((f, two, one))
+    print(f"# {len(folds)} outer folds, {args.inner_folds} jackknife folds inside each, "
+          f"params {params}, {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f}")
+    print("| model | F1 mean | sd | per fold | PER | LOC | ORG | MISC | P | R |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, k in (("first stage alone", 2), ("two stages", 1)):
+        sc = [r[k] for r in sorted(rows, key=lambda r: r[0])]
+        f1 = [x["all"]["f1"] for x in sc]
+
+        def mean(lab, key="f1", sc=sc):
+            return round(statistics.mean(x[lab][key] for x in sc), 1)
+
+        print(f"| {name} | {statistics.mean(f1):.1f} | {statistics.pstdev(f1):.1f} | "
+              f"{' '.join(f'{x:.1f}' for x in f1)} | {mean('PER')} | {mean('LOC')} | "
+              f"{mean('ORG')} | {mean('MISC')} | {mean('all', 'p')} | {mean('all', 'r')} |")
+
+
 def folds_of(n_sents: int, k: int, seed: int, exclude: set[int], block: int = 100):
     blocks = [b for b in range(-(-n_sents // block)) if b not in exclude]
     random.Random(seed).shuffle(blocks)
@@ -342,6 +397,10 @@ def main() -> None:
                     help="doc: take the base predictions saved by --save-predictions")
     ap.add_argument("--judge-repairs", default=None, metavar="PKL",
                     help="only score saved predictions with and without the span repairs")
+    ap.add_argument("--two-stage", action="store_true",
+                    help="measure the shipped two-stage trainer against its first stage")
+    ap.add_argument("--inner-folds", type=int, default=5,
+                    help="--two-stage: jackknife folds inside each training part")
     args = ap.parse_args()
     if args.judge_repairs:
         judge_repairs(args.judge_repairs, args.data)
@@ -354,6 +413,9 @@ def main() -> None:
     folds = folds_of(n, args.folds, args.seed, held)
     params = {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations,
               "feature.possible_transitions": True}
+    if args.two_stage:
+        two_stage_cv(folds, args, params)
+        return
     opts = {"data": args.data, "aqmar": args.aqmar, "params": params,
             "emb_dir": args.emb_dir, "window": args.window, "first_pass": None}
     configs = args.configs.split(",")

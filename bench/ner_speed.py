@@ -3,6 +3,8 @@
 The sentences of a BIO file are tokenized and analysed once (the morphology is not
 timed); each model then tags them twice in this one process: a first pass with empty
 per-type caches (every word type new, as in a fresh worker) and a second, warm pass.
+Documents are blocks of 20 consecutive sentences (``ner_doc.training_documents``), so a
+two-stage model's per-article summary works as on real articles.
 Models are timed in turn, round-robin over ``--rounds``, so load drifts hit all alike.
 
     python bench/ner_speed.py --data /tmp/ner-holdout.txt /tmp/ner-old-model tasks/models/ner
@@ -32,7 +34,9 @@ def main() -> None:
     from tasks.morphology import load_morphology
 
     toks, _, morph = _prepare(M.read_bio(args.data), load_morphology("auto"))
-    docs = list(range(len(toks)))
+    from tasks.entities.ner_doc import training_documents
+
+    docs = training_documents(len(toks))
     n_tok = sum(len(t) for t in toks)
     cold: dict[str, list[float]] = {m: [] for m in args.models}
     warm: dict[str, list[float]] = {m: [] for m in args.models}

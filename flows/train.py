@@ -97,6 +97,20 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "person out of an ORG, tasks/entities/span_repair.py)",
     )
     ner.add_argument(
+        "--single-stage", action="store_true",
+        help="train the first CRF only, without the document-consistency stage "
+        "(tasks/entities/ner_doc.py)",
+    )
+    ner.add_argument(
+        "--folds", type=int, default=5,
+        help="jackknife folds of the first pass the second stage learns from (default: 5)",
+    )
+    ner.add_argument(
+        "--doc-scope", choices=("article", "chunk"), default="article",
+        help="what the second stage reads as one document at run time: the article, or "
+        "the whole annotation chunk (default: article)",
+    )
+    ner.add_argument(
         "--rule-features",
         action="store_true",
         help="also give the rule NER's spans as features (slower; measured no gain)",
@@ -178,6 +192,10 @@ def _train_ner(args: argparse.Namespace) -> dict:
         use_rules=args.rule_features,
         vectors=None if args.vectors == "none" else args.vectors,
         span_repair=not args.no_span_repair,
+        two_stage=not args.single_stage,
+        folds=args.folds,
+        doc_scope=args.doc_scope,
+        seed=args.seed,
         params={"max_iterations": args.iterations},
         card={
             "command": _command_line(),

@@ -9,6 +9,7 @@ labels and marginals equal crfsuite's own tagger.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 
 from tasks.entities.gazetteers import _forms, _surface_skip, load_gazetteers
 from tasks.entities.ner_data import bio_spans
+from tasks.entities.ner_doc import doc_layer, document_codes, encode_codes
 from tasks.entities.ner_features import (
     CONJUNCTIONS,
     FEATURES_VERSION,
@@ -34,6 +36,8 @@ from tasks.errors import EnvironmentError_
 from tasks.model_dirs import CONFIG_FILE, MODEL_FILE, SHIPPED_DIR, check_model_dir
 from tasks.sequence import Decoded, SequenceModel, encode, load_weights
 
+SECOND_FILE = "ner-doc.crfsuite"  # the second stage, beside MODEL_FILE (the first)
+
 
 @dataclass
 class NerModel:
@@ -44,6 +48,8 @@ class NerModel:
     sha256: str
     sequence: SequenceModel = field(repr=False)
     features: NerFeatures = field(repr=False)
+    # the document-consistency stage (``tasks.entities.ner_doc``), when the model has one
+    second: SequenceModel | None = field(default=None, repr=False)
 
     @property
     def method(self) -> str:
@@ -55,6 +61,10 @@ class NerModel:
         rules = rule_tags(sentences, morph, documents) if self.config.get("rules") else None
         return token_keys(sentences, morph, rules)
 
+    def labels(self) -> tuple[str, ...]:
+        """Label names of :meth:`decode`'s indices (the last stage's)."""
+        return (self.second or self.sequence).labels
+
     def decode(
         self,
         sentences: Sequence[Sequence[str]],
@@ -62,11 +72,27 @@ class NerModel:
         documents: list | None = None,
         persistent: bool = False,
     ) -> Decoded:
-        """Label indices (``self.sequence.labels``) and marginals of every token.
+        """Label indices (:meth:`labels`) and marginals of every token.
 
-        With ``persistent``, word-type rows are read from and added to the persistent
-        cache (the result is the same).
+        A model with a second stage decodes the chunk once with the first, summarises
+        that pass over each document (``documents``: a key per sentence; None: each
+        sentence alone; a model whose config says ``scope: chunk`` takes the whole chunk
+        as one document) and decodes again with the second. With ``persistent``,
+        word-type rows are read from and added to the persistent cache (the result is
+        the same).
         """
+        keys, lengths = self.first_keys(sentences, morph, documents)
+        first = self.sequence.tag(lengths, keys, None, persistent)
+        if self.second is None:
+            return first
+        if self.config["second_stage"].get("scope") == "chunk":
+            documents = [0] * len(sentences)  # every mention in the chunk informs the others
+        codes = document_codes(sentences, documents, first, self.sequence.labels)
+        return self.second.tag(lengths, {**keys, "doc": encode_codes(codes)}, None, persistent)
+
+    def first_keys(self, sentences: Sequence[Sequence[str]], morph: dict[str, list] | None,
+                   documents: list | None = None) -> tuple[dict, np.ndarray]:
+        """The encoded keys of the first stage's layers, and the sentence lengths."""
         if morph is not None and morph.get("pos") is not None and not self.config.get("rules"):
             # the usual case, without a context tuple per token (equal to ``self.keys``)
             n = sum(len(s) for s in sentences)
@@ -75,7 +101,7 @@ class NerModel:
         else:
             keys = {name: encode(k) for name, k in self.keys(sentences, morph, documents).items()}
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
-        return self.sequence.tag(lengths, keys, None, persistent)
+        return keys, lengths
 
     def tag(
         self,
@@ -94,7 +120,7 @@ class NerModel:
         (``gazetteers.names_nothing``).
         """
         decoded = self.decode(sentences, morph, documents, persistent)
-        labels = self.sequence.labels
+        labels = self.labels()
         outside = labels.index("O") if "O" in labels else -1
         lens = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
         ends = np.cumsum(lens)
@@ -141,7 +167,23 @@ def load_model(path: str | Path | None = None) -> NerModel:
     features = NerFeatures(use_clusters=config.get("clusters") is not None,
                            vectors=vec["use"] if vec else None)
     sequence = SequenceModel(weights, features.layers(), CONJUNCTIONS, features.fingerprint())
-    return NerModel(p, config, weights.sha256, sequence, features)
+    sha = weights.sha256
+    second = None
+    if config.get("second_stage"):
+        path2 = p / SECOND_FILE
+        if not path2.is_file():
+            raise EnvironmentError_(
+                f"NER model {str(p)!r} has a second stage but no {SECOND_FILE}: retrain it")
+        w2 = load_weights(path2)
+        second = SequenceModel(w2, (*features.layers(), doc_layer()), CONJUNCTIONS,
+                               features.fingerprint() + "|doc")
+        sha = two_stage_sha256(sha, w2.sha256)
+    return NerModel(p, config, sha, sequence, features, second)
+
+
+def two_stage_sha256(first: str, second: str) -> str:
+    """The model's sha256 when it has two stages: of the two files' sha256s, in order."""
+    return hashlib.sha256(f"{first}\n{second}\n".encode()).hexdigest()
 
 
 def recognize_with_model(

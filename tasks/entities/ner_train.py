@@ -10,23 +10,30 @@ data, and they cost time). It is trained on the same features the runtime scores
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tasks.entities.ner_data import Sentence, retokenize, score_spans
+from tasks.entities.ner_doc import DOC_BLOCK, doc_layer, document_codes, training_documents
 from tasks.entities.ner_features import (
+    CONJUNCTIONS,
     FEATURES_VERSION,
     NerFeatures,
     _vectors,
     rule_tags,
     training_items,
 )
-from tasks.entities.ner_infer import load_model
+from tasks.entities.ner_infer import SECOND_FILE, NerModel, load_model
 from tasks.errors import ConfigError
 from tasks.model_dirs import CARD_FILE, CONFIG_FILE, MODEL_FILE
+from tasks.sequence import Decoded, SequenceModel, file_sha256, load_weights
+from tasks.sequence.items import sentence_items
 
 _TRAIN_PARAMS = {"c1": 0.1, "c2": 0.01, "max_iterations": 150,
                  "feature.possible_transitions": True}
@@ -42,6 +49,7 @@ class TrainReport:
     n_holdout: int
     scores: dict[str, dict[str, float]]
     seconds: float
+    first_scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _prepare(sents: Sequence[Sentence], morphology: Any):
@@ -72,10 +80,15 @@ def train_model(
     use_clusters: bool = True,
     vectors: str | None = None,
     span_repair: bool = True,
+    two_stage: bool = False,
+    folds: int = 5,
+    seed: int = 12,
+    doc_block: int = DOC_BLOCK,
+    doc_scope: str = "article",
     params: dict | None = None,
     card: dict | None = None,
 ) -> TrainReport:
-    """Train a CRF on ``train``, score it on ``holdout``, write model, config and card.
+    """Train the CRF(s) on ``train``, score on ``holdout``, write models, config and card.
 
     Args:
         train: Gold sentences (whitespace tokens and BIO tags).
@@ -87,43 +100,87 @@ def train_model(
         vectors: Use the shipped word vectors (``tasks.embeddings``): ``clusters``,
             ``dense`` or ``both`` (see ``NerFeatures``); None for none.
         span_repair: Repair the decoded spans (``tasks.entities.span_repair``).
+        two_stage: Also train the document-consistency stage (``tasks.entities.ner_doc``)
+            on a jackknifed first pass: ``folds`` first-stage models, each trained
+            without one fold of documents, tag that fold (folds drawn with ``seed``).
+            Training documents are blocks of ``doc_block`` consecutive sentences; at run
+            time a document is the article (``doc_scope="article"``) or the whole chunk
+            (``"chunk"``).
         params: crfsuite training parameters over the defaults.
         card: Extra facts for the model card (``command``, ``seed``, ``data``).
     """
-    import pycrfsuite
-
     from tasks.morphology import load_morphology
 
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     morph_tool = load_morphology(morphology)
     if vectors is not None and _vectors() is None:
         raise ConfigError(
             f"vectors={vectors!r} needs the word vectors: run `akhbar train embeddings`")
-    features = NerFeatures(use_clusters=use_clusters, vectors=vectors)
     toks, tags, morph = _prepare(train, morph_tool)
-    docs = list(range(len(toks)))
+    h_toks, h_tags, h_morph = _prepare(holdout, morph_tool) if holdout else ([], [], None)
+    return train_prepared(
+        (toks, tags, morph), out_dir, (h_toks, h_tags, h_morph),
+        morph_source=morph_tool.source if morph_tool is not None else None,
+        use_rules=use_rules, use_clusters=use_clusters, vectors=vectors,
+        span_repair=span_repair, two_stage=two_stage, folds=folds, seed=seed,
+        doc_block=doc_block, doc_scope=doc_scope, params=params, card=card, t0=t0)
+
+
+def train_prepared(
+    train: tuple, out_dir: str | Path, holdout: tuple = ([], [], None), *,
+    morph_source: str | None, use_rules: bool = False, use_clusters: bool = True,
+    vectors: str | None = None, span_repair: bool = True, two_stage: bool = False,
+    folds: int = 5, seed: int = 12, doc_block: int = DOC_BLOCK, doc_scope: str = "article",
+    params: dict | None = None, card: dict | None = None, t0: float | None = None,
+) -> TrainReport:
+    """:func:`train_model` on sentences already tokenized and analysed.
+
+    ``train`` and ``holdout`` are ``(tokens, tags, morph)`` as ``_prepare`` gives them;
+    the held-aside sentences are scored with the documents of :func:`training_documents`.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    if doc_scope not in ("article", "chunk"):
+        raise ConfigError(f"document scope {doc_scope!r}: use article or chunk")
+    if two_stage and folds < 2:
+        raise ConfigError(f"jackknife folds {folds!r} must be at least 2")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    toks, tags, morph = train
+    features = NerFeatures(use_clusters=use_clusters, vectors=vectors)
+    docs = training_documents(len(toks), doc_block)
+    if two_stage and len(set(docs)) < folds:
+        raise ConfigError(f"{len(toks)} training sentences make {len(set(docs))} documents "
+                          f"of {doc_block}, fewer than the {folds} jackknife folds")
     rules = rule_tags(toks, morph, docs) if use_rules else None
     feats = training_items(features, toks, morph, rules)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for x, y in zip(feats, tags, strict=True):
-        trainer.append(x, y)
     p = {**_TRAIN_PARAMS, **(params or {})}
-    trainer.set_params(p)
-    model_path = out / MODEL_FILE
-    trainer.train(str(model_path))
+    _fit(feats, tags, p, out / MODEL_FILE)
+    second = None
+    if two_stage:
+        first = jackknife_first_pass(features, toks, tags, morph, feats, docs, folds, seed, p,
+                                     use_rules)
+        codes = document_codes(toks, docs, first, _stage_labels(out / MODEL_FILE))
+        doc_items = sentence_items((doc_layer(),), (), [len(t) for t in toks],
+                                   {"doc": codes.tolist()})
+        _fit([_join(a, b) for a, b in zip(feats, doc_items, strict=True)], tags, p,
+             out / SECOND_FILE)
+        second = {"file": SECOND_FILE, "folds": folds, "seed": seed,
+                  "doc_block": doc_block, "scope": doc_scope,
+                  "training_documents": f"blocks of {doc_block} consecutive sentences"}
+    elif (out / SECOND_FILE).exists():
+        (out / SECOND_FILE).unlink()
     train_seconds = time.perf_counter() - t0
     clusters = features.clusters
     config = {
         "features_version": FEATURES_VERSION,
         "labels": ["PER", "LOC", "ORG", "MISC"],
-        "morphology": morph_tool.source if morph_tool is not None else None,
+        "morphology": morph_source,
         "rules": use_rules,
         "clusters": clusters.sha256 if clusters is not None else None,
         "vectors": None if features.vector_use is None else {
             "use": features.vector_use, "sha256": features.vectors.sha256},
         "span_repair": span_repair,
+        "second_stage": second,
         "crfsuite": p,
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
@@ -131,13 +188,91 @@ def train_model(
     load_model.cache_clear()
     model = load_model(out)
     scores: dict = {}
-    if holdout:
-        h_toks, h_tags, h_morph = _prepare(holdout, morph_tool)
-        pred = model.tag(h_toks, h_morph, list(range(len(h_toks))))
-        scores = score_spans(h_tags, pred)
-    report = TrainReport(out, model.sha256, len(train), len(holdout), scores, train_seconds)
+    first_scores: dict = {}
+    h_toks, h_tags, h_morph = holdout
+    if h_toks:
+        h_docs = training_documents(len(h_toks), doc_block)
+        scores = score_spans(h_tags, model.tag(h_toks, h_morph, h_docs))
+        if second is not None:  # the first stage alone, for the card
+            alone = NerModel(model.path, {**config, "second_stage": None}, "",
+                             model.sequence, model.features)
+            first_scores = score_spans(h_tags, alone.tag(h_toks, h_morph, h_docs))
+    report = TrainReport(out, model.sha256, len(toks), len(h_toks), scores, train_seconds,
+                         first_scores)
     write_card(report, config, card or {})
     return report
+
+
+def _fit(items: list, tags: list, params: dict, path: Path) -> None:
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for x, y in zip(items, tags, strict=True):
+        trainer.append(x, y)
+    trainer.set_params(params)
+    trainer.train(str(path))
+
+
+def _stage_labels(path: Path) -> tuple[str, ...]:
+    return load_weights(path).labels
+
+
+def _join(a: list, b: list) -> list:
+    """Items of the same tokens from two sets of layers, as one crfsuite item each."""
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, dict) or isinstance(y, dict):
+            d = dict(x) if isinstance(x, dict) else dict.fromkeys(x, 1.0)
+            d.update(y if isinstance(y, dict) else dict.fromkeys(y, 1.0))
+            out.append(d)
+        else:
+            out.append(x + y)
+    return out
+
+
+def jackknife_first_pass(
+    features: NerFeatures, toks: list, tags: list, morph: dict | None, feats: list,
+    docs: Sequence[int], folds: int, seed: int, params: dict, use_rules: bool = False,
+) -> Decoded:
+    """Out-of-fold first-stage labels and marginals of every training sentence.
+
+    Whole documents are dealt into ``folds`` folds (seeded); a first-stage model trained
+    on the other folds tags each fold through the runtime, so the second stage learns
+    from a first pass as good as, and no better than, the one it gets on unseen text.
+    """
+    import tempfile
+
+    uniq = sorted(set(docs))
+    random.Random(seed).shuffle(uniq)
+    fold_of = {d: i % folds for i, d in enumerate(uniq)}
+    sent_fold = np.array([fold_of[d] for d in docs], dtype=np.int64)
+    lens = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
+    tok_fold = np.repeat(sent_fold, lens)
+    labels = marginals = None
+    with tempfile.TemporaryDirectory(prefix="akhbar-ner-jk-") as tmp:
+        for f in range(folds):
+            train_idx = np.flatnonzero(sent_fold != f)
+            test_idx = np.flatnonzero(sent_fold == f).tolist()
+            path = Path(tmp) / f"fold{f}.crfsuite"
+            _fit([feats[i] for i in train_idx], [tags[i] for i in train_idx], params, path)
+            weights = load_weights(path)
+            stage = NerModel(path.parent, {"rules": use_rules}, weights.sha256,
+                             SequenceModel(weights, features.layers(), CONJUNCTIONS,
+                                           features.fingerprint()), features)
+            f_toks = [toks[i] for i in test_idx]
+            f_morph = None if morph is None else {
+                c: [v for v, keep in zip(col, tok_fold == f, strict=True) if keep]
+                for c, col in morph.items() if isinstance(col, list)}
+            dec = stage.decode(f_toks, f_morph, [docs[i] for i in test_idx])
+            if labels is None:
+                labels = np.zeros(int(lens.sum()), dtype=np.int64)
+                marginals = np.zeros((int(lens.sum()), dec.marginals.shape[1]))
+                order = weights.labels
+            assert weights.labels == order  # every fold sees every label
+            mask = tok_fold == f
+            labels[mask] = dec.labels
+            marginals[mask] = dec.marginals
+    return Decoded(labels, marginals)
 
 
 def _vector_line(config: dict) -> str:
@@ -151,10 +286,32 @@ def _vector_line(config: dict) -> str:
 
 def write_card(report: TrainReport, config: dict, card: dict) -> Path:
     """MODEL_CARD.md beside the model: data, license, features, scores, command, seed, sha256."""
+    first = report.first_scores
     rows = "\n".join(
         f"| {lab} | {s['p']} | {s['r']} | {s['f1']} | {s['n']} |"
+        + (f" {first[lab]['f1']} |" if first else "")
         for lab, s in report.scores.items()
     ) or "| (no held-aside part) | | | | |"
+    head = "| label | P | R | F1 | gold spans |" + (" F1, first stage alone |" if first else "")
+    rule = "|---|---|---|---|---|" + ("---|" if first else "")
+    stage2 = config.get("second_stage")
+    if stage2:
+        scope = "chunk of articles" if stage2.get("scope") == "chunk" else "article"
+        stages = f"""Two stages (document consistency, `tasks/entities/ner_doc.py`): the first CRF
+tags the chunk; for each word, its first-pass label probabilities over its *other*
+mentions in the same {scope} (max and mean, binned), whether one lay in a confident
+multiword span or ended one (a surname), become features of a second CRF
+(`{stage2["file"]}`), which tags again. The second stage was trained on a jackknifed first
+pass: {stage2["folds"]} folds of training documents (seed {stage2["seed"]}), each tagged
+by a first-stage model trained without it. ANERcorp has no article boundaries, so
+training documents are {stage2["training_documents"]}."""
+    else:
+        stages = "One stage (no document-consistency pass)."
+    shas = f"sha256 of `{MODEL_FILE}`: `{file_sha256(report.out_dir / MODEL_FILE)}`"
+    if stage2:
+        shas += (f"\nsha256 of `{stage2['file']}`: "
+                 f"`{file_sha256(report.out_dir / stage2['file'])}`\n"
+                 f"model sha256 (`entities.method`, of the two): `{report.sha256}`")
     text = f"""# NER model card
 
 A linear-chain CRF (python-crfsuite) that tags PER, LOC, ORG and MISC in BIO over the
@@ -165,6 +322,8 @@ present) or `--ner {report.out_dir}`; `entities.method` is `crf:{report.sha256[:
 {card.get("data", "(not given)")}
 
 {card.get("license", "")}
+
+{stages}
 
 ## Features
 - the normalized word, its prefixes and suffixes, the clitic-stripped stem and its
@@ -188,10 +347,12 @@ entities table keeps them; `akhbar report` leaves spans made only of such non-na
 ## Scores on the held-aside part
 {report.n_holdout} sentences held aside (never trained on or tuned on), {report.n_train}
 trained on. The held-aside part is whole blocks of 100 consecutive sentences, so that the
-names of one article are not on both sides. Exact span and label, on the pipeline's tokens:
+names of one article are not on both sides. Exact span and label, on the pipeline's tokens,
+the held-aside sentences taken as documents of {(stage2 or {}).get("doc_block", DOC_BLOCK)}
+consecutive sentences:
 
-| label | P | R | F1 | gold spans |
-|---|---|---|---|---|
+{head}
+{rule}
 {rows}
 
 ## Reproduce
@@ -199,7 +360,7 @@ names of one article are not on both sides. Exact span and label, on the pipelin
 {card.get("command", "(not given)")}
 ```
 Seed: {card.get("seed", "(not given)")}. Training time: {report.seconds:.0f} s.
-sha256 of `{MODEL_FILE}`: `{report.sha256}`
+{shas}
 """
     path = report.out_dir / CARD_FILE
     path.write_text(text, encoding="utf-8")
