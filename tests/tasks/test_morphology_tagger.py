@@ -294,3 +294,43 @@ def test_knn_vote_leaves_the_word_itself_out() -> None:
     vec = VectorFeatures(wv, frozenset({"knn"}), lexicon={"محمد": "PROPN", "كتاب": "NOUN"})
     assert vec.knn("محمد") == ("NOUN", "NOUN")  # only the other type votes
     assert vec.knn("كتاب") == ("PROPN", "PROPN")
+
+
+def test_self_training_keeps_only_sentences_the_tagger_is_sure_of(trained, tmp_path) -> None:
+    from tasks.morphology import load_morphology
+    from tasks.morphology.self_train import confident_sentences, unlabeled_sentences
+
+    news = tmp_path / "news.txt"
+    news.write_text("ذهب الولد إلى المدرسة الكبيرة اليوم.\nقال الرئيس إن الاقتصاد كبير جدا.\n"
+                    "قصير.\n", encoding="utf-8")
+    sents = unlabeled_sentences([news], 10, seed=1)
+    assert sorted(len(s) for s in sents) == [7, 7]  # the 1-word line is too short
+    out, _ = trained
+    tagger = pt.load_tagger(str(out))
+    morphology = load_morphology("bama")
+    sure = confident_sentences(tagger, sents, morphology, 0.0)
+    assert [w for w, _ in sure] == sents and all(len(w) == len(t) for w, t in sure)
+    assert confident_sentences(tagger, sents, morphology, 1.01) == []
+
+
+def test_fit_with_unlabeled_sentences_trains_on_the_confident_ones(conllu, tmp_path) -> None:
+    from tasks.morphology import load_morphology
+
+    train = pt.read_conllu(conllu)
+    morphology = load_morphology("bama")
+    unlabeled = [["ذهب", "الولد", "إلى", "المدرسة", "الكبيرة", "اليوم", "."]] * 3
+    plain = pt.fit_tagger(train, morphology, None, tmp_path / "a", seed=1, c1=0.0)
+    more = pt.fit_tagger(train, morphology, None, tmp_path / "b", seed=1, unlabeled=unlabeled,
+                         min_confidence=0.0, c1=0.0)  # no L1: no weight is pruned
+
+    def weighted(model: Path) -> set:
+        import pycrfsuite
+
+        crf = pycrfsuite.Tagger()
+        crf.open(str(model / "crf.model"))
+        return set(crf.info().state_features)
+
+    # اليوم is in no training sentence: only the second model learnt from it
+    assert ("w=اليوم", "NOUN") in weighted(tmp_path / "b")
+    assert not any("اليوم" in a for a, _ in weighted(tmp_path / "a"))
+    assert more.sequence.labels == plain.sequence.labels
