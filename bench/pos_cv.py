@@ -4,6 +4,7 @@ Usage (from the project root):
     .venv/bin/python bench/pos_cv.py [--data ../shared/eval/ud-arabic-pud-dev.conllu]
         [--folds 10] [--seed 13] [--no-clusters] [--prior prior.tsv] [--errors FILE]
         [--upos-errors FILE] [--write-fold I FILE] [--only N]
+        [--vectors dense,near,kmeans,names,knn] [--self-train N] [--min-confidence P]
 
 Prints each fold's UPOS and lemma, their mean ± standard deviation, the top UPOS
 confusions and the commonest lemma errors (gold -> predicted). ``--write-fold I FILE``
@@ -26,6 +27,7 @@ def main() -> None:
     from tasks.morphology import load_morphology
     from tasks.morphology import tagger as pt
     from tasks.morphology.crossval import cross_validate, fold_indices
+    from tasks.morphology.pos_infer import load_clusters
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/eval/ud-arabic-pud-dev.conllu")
@@ -37,22 +39,34 @@ def main() -> None:
     ap.add_argument("--write-fold", nargs=2, metavar=("I", "FILE"), default=None)
     ap.add_argument("--only", type=int, default=None, help="run only this many folds")
     ap.add_argument("--prior", default=None, help="a prior.tsv (tasks.morphology.prior)")
+    ap.add_argument("--vectors", default=None,
+                    help="word-vector features, comma-separated: dense,near,kmeans,names")
+    ap.add_argument("--self-train", type=int, default=0, metavar="N",
+                    help="self-train on N sentences of --self-train-corpus (issue 23)")
+    ap.add_argument("--self-train-corpus", nargs="+", default=["../shared/corpora/saudinewsnet"])
+    ap.add_argument("--min-confidence", type=float, default=0.95)
     args = ap.parse_args()
 
     sentences = pt.read_conllu(args.data)
     morphology = load_morphology("bama")
-    clusters = None if args.no_clusters else pt._load_clusters()
+    clusters = None if args.no_clusters else load_clusters()
     started = time.perf_counter()
 
     def report(i: int, s) -> None:
         print(f"fold {i}: words={s.words} upos={s.upos:.2f} lemma={s.lemma:.2f} "
               f"lemma(` as ٰ)={s.lemma_arabic:.2f}", flush=True)
 
-    options = {}
+    options: dict = {"vectors": args.vectors}
     if args.prior:
         from tasks.morphology.prior import read_prior
 
         options["prior"] = read_prior(Path(args.prior))
+    if args.self_train:
+        from tasks.morphology.self_train import unlabeled_sentences
+
+        options["unlabeled"] = unlabeled_sentences(args.self_train_corpus, args.self_train,
+                                                   args.seed)
+        options["min_confidence"] = args.min_confidence
     if args.write_fold:
         i, path = int(args.write_fold[0]), Path(args.write_fold[1])
         held = set(fold_indices(len(sentences), args.folds, args.seed)[i])

@@ -172,6 +172,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="first cross-validate the training sentences in K folds, scored like "
         "score_pud.py; mean and spread go into the model card (default: off)",
     )
+    pos.add_argument(
+        "--vectors", nargs="+", default=None, metavar="USE",
+        help="features from the word vectors of `akhbar train embeddings` "
+        "(tasks/models/embeddings), issue 23: dense (the word's vector), near (its "
+        "neighbours' at ±1), kmeans (cluster ids), names (nearest UPOS centroid, PROPN "
+        "margin); default: none",
+    )
 
 
 def _train_ner(args: argparse.Namespace) -> dict:
@@ -225,6 +232,7 @@ def _train_pos(args: argparse.Namespace) -> dict:
         use_clusters=not args.no_clusters,
         prior_corpus=args.prior_corpus,
         cv=args.cv,
+        vectors=args.vectors,
     )
     return {
         "out": args.out,

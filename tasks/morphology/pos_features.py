@@ -19,14 +19,17 @@ over its readings' UPOS (``pu<UPOS>=<bucket>``, ``pru=``), issue 23.
 from __future__ import annotations
 
 import functools
+import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import EnvironmentError_
+import numpy as np
+
+from tasks.errors import ConfigError, EnvironmentError_
 from tasks.morphology.pos_data import norm_lemma
 from tasks.sequence import Conjunction, Feature, Layer, Row, code_fingerprint
 from tasks.sequence.items import Item, sentence_items
@@ -67,12 +70,186 @@ def _share_bucket(share: float) -> int:
     return 3 if share >= 0.9 else 2 if share >= 0.5 else 1 if share >= 0.1 else 0
 
 
+VECTOR_USES = ("dense", "near", "kmeans", "names", "knn")
+KNN = 10  # training word types that vote on a word's UPOS ("knn")
+DENSE_SCALE = 0.3  # standardized dimensions times this: comparable to a 1.0 indicator
+# open classes whose training words give a centroid of the vectors ("names")
+CENTROID_UPOS = ("ADJ", "NOUN", "PROPN", "VERB")
+
+
+@dataclass(eq=False)
+class VectorFeatures:
+    """How the tagger uses the subword word vectors of :mod:`tasks.embeddings` (issue 23).
+
+    ``uses`` picks among :data:`VECTOR_USES`: ``dense`` (the word's standardized vector
+    as float features), ``near`` (the same for ±1), ``kmeans`` (the vectors' k-means ids
+    at each shipped granularity, the middle one lent to ±1), ``names`` (which training
+    UPOS centroid the word is nearest, and how much nearer PROPN's is than NOUN's: an
+    unseen name still lands near the names it shares pieces or contexts with), ``knn``
+    (the UPOS most of its nearest training word types, itself left out, have).
+    """
+
+    vectors: Any  # tasks.embeddings.WordVectors
+    uses: frozenset[str]
+    centroids: dict[str, np.ndarray] = field(default_factory=dict)  # UPOS -> unit vector
+    lexicon: dict[str, str] = field(default_factory=dict)  # training type -> its UPOS
+
+    def __post_init__(self) -> None:
+        bad = self.uses - set(VECTOR_USES)
+        if bad:
+            raise ConfigError(f"vector use(s) {sorted(bad)!r} not among {VECTOR_USES!r}")
+        v = self.vectors.vectors.astype(np.float32)
+        self._mu, self._sd = v.mean(0), v.std(0) + 1e-6
+        keys = sorted(self.lexicon)
+        self._knn_index = {k: i for i, k in enumerate(keys)}
+        self._knn_labels = [self.lexicon[k] for k in keys]
+        self._knn_matrix = (
+            np.stack([_unit_vector(self.vectors.vector(k)) for k in keys]).astype(np.float32)
+            if keys else np.zeros((0, self.vectors.dim), dtype=np.float32)
+        )
+
+    def knn(self, word: str) -> tuple[str, str] | None:
+        """The UPOS of the nearest training type and the similarity-weighted vote of the
+        :data:`KNN` nearest (the word's own type left out)."""
+        if not len(self._knn_labels):
+            return None
+        from tasks.clusters import cluster_key
+
+        sims = self._knn_matrix @ _unit_vector(self.vectors.vector(word))
+        own = self._knn_index.get(cluster_key(word))
+        if own is not None:
+            sims[own] = -2.0
+        k = min(KNN, len(sims) - (own is not None))
+        if k <= 0:
+            return None
+        top = np.argpartition(-sims, k - 1)[:k]
+        votes: dict[str, float] = defaultdict(float)
+        for i in top.tolist():
+            votes[self._knn_labels[i]] += max(float(sims[i]), 0.0)
+        first = self._knn_labels[int(top[np.argmax(sims[top])])]
+        return first, max(votes, key=lambda u: (votes[u], u))
+
+    def dense(self, word: str) -> list[float]:
+        z = (self.vectors.vector(word) - self._mu) / self._sd * DENSE_SCALE
+        return [round(float(x), 4) for x in z]
+
+    def nearest(self, word: str) -> tuple[str, int] | None:
+        """The nearest centroid's UPOS and the PROPN-minus-NOUN cosine, bucketed."""
+        if not self.centroids:
+            return None
+        v = _unit_vector(self.vectors.vector(word))
+        sims = {u: float(c @ v) for u, c in self.centroids.items()}
+        margin = sims.get("PROPN", 0.0) - sims.get("NOUN", 0.0)
+        return max(sims, key=lambda u: (sims[u], u)), max(-3, min(3, round(margin * 10)))
+
+    def meta(self) -> dict:
+        return {"uses": sorted(self.uses), "sha256": self.vectors.sha256,
+                "centroids": {u: [round(float(x), 6) for x in c]
+                              for u, c in sorted(self.centroids.items())},
+                "lexicon": dict(sorted(self.lexicon.items()))}
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.meta(), sort_keys=True)
+
+
+def _unit_vector(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def learn_centroids(vectors: Any, words: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """Per UPOS of :data:`CENTROID_UPOS`, the unit mean of its (word, UPOS) tokens' unit
+    vectors (Arabic words only)."""
+    sums: dict[str, np.ndarray] = {}
+    for word, upos in words:
+        if upos in CENTROID_UPOS and _word_shape(word) == "ar":
+            v = _unit_vector(vectors.vector(word))
+            sums[upos] = sums[upos] + v if upos in sums else v.copy()
+    return {u: _unit_vector(s).astype(np.float32) for u, s in sorted(sums.items())}
+
+
+def learn_lexicon(words: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Each Arabic training word type (normalized as the vectors are) -> its commonest
+    UPOS (ties: alphabetical)."""
+    from tasks.clusters import cluster_key
+
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for word, upos in words:
+        if upos != "PUNCT" and _word_shape(word) == "ar":
+            counts[cluster_key(word)][upos] += 1
+    return {k: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, c in counts.items()}
+
+
+def vector_features(
+    uses: Sequence[str] | str | None, words: Sequence[tuple[str, str]] = (),
+    meta: dict | None = None,
+) -> VectorFeatures | None:
+    """The vector features for ``uses`` (comma-separated or a list; None/empty: none),
+    with the centroids learnt from ``words`` or read from a model's ``meta``.
+
+    Raises:
+        EnvironmentError_: the shipped vectors (tasks/models/embeddings) are missing.
+    """
+    if isinstance(uses, str):
+        uses = [u for u in uses.split(",") if u and u != "none"]
+    if not uses:
+        return None
+    from tasks.embeddings import MODEL_DIR, load_vectors
+
+    wv = load_vectors()
+    if wv is None:
+        raise EnvironmentError_(f"the POS tagger's vector features need {MODEL_DIR}/embeddings.npz")
+    if meta is not None and meta.get("sha256") != wv.sha256:
+        raise EnvironmentError_(
+            f"{MODEL_DIR}/embeddings.npz is not the one the POS model was trained with; "
+            "retrain it with `akhbar train pos`"
+        )
+    use_set = frozenset(uses)
+    if meta is not None:
+        centroids = {u: np.asarray(c, dtype=np.float32) for u, c in meta["centroids"].items()}
+        lexicon = meta.get("lexicon", {})
+    else:
+        centroids = learn_centroids(wv, words) if "names" in use_set else {}
+        lexicon = learn_lexicon(words) if "knn" in use_set else {}
+    return VectorFeatures(wv, use_set, centroids, lexicon)
+
+
+def _vector_feats(word: str, vec: VectorFeatures) -> tuple[list[Feature], dict[int, list]]:
+    own: list[Feature] = []
+    near: dict[int, list[Feature]] = {-1: [], 1: []}
+    if "dense" in vec.uses or "near" in vec.uses:
+        z = vec.dense(word)
+        if "dense" in vec.uses:
+            own.extend((f"e{k}", x) for k, x in enumerate(z))
+        if "near" in vec.uses:
+            for off in (-1, 1):
+                near[off].extend((f"{off}e{k}", x) for k, x in enumerate(z))
+    if "kmeans" in vec.uses:
+        ids = vec.vectors.clusters(word)
+        own.extend(f"k{i}={c}" for i, c in enumerate(ids))
+        for off in (-1, 1):
+            near[off].append(f"{off}k={ids[len(ids) // 2]}")
+    if "names" in vec.uses:
+        hit = vec.nearest(word)
+        if hit is not None:
+            own += [f"nc={hit[0]}", f"pm={hit[1]}"]
+            for off in (-1, 1):
+                near[off].append(f"{off}nc={hit[0]}")
+    if "knn" in vec.uses:
+        hit = vec.knn(word)
+        if hit is not None:
+            own += [f"nn1={hit[0]}", f"nn={hit[1]}"]
+            for off in (-1, 1):
+                near[off].append(f"{off}nn={hit[1]}")
+    return own, near
+
+
 def _type_info(
-    word: str, readings: Sequence[tuple], clusters: Any, prior: Any = None
+    word: str, readings: Sequence[tuple], clusters: Any, prior: Any = None,
+    vec: VectorFeatures | None = None,
 ) -> _TypeInfo:
     norm = norm_lemma(word)
     shape = _word_shape(word)
-    feats = [f"w={norm}", f"sh={shape}"]
+    feats: list[Feature] = [f"w={norm}", f"sh={shape}"]
     if shape == "ar":
         for k in (1, 2, 3):
             if len(norm) > k:
@@ -121,7 +298,11 @@ def _type_info(
         cluster = clusters.lookup(word)
         if cluster:
             feats.extend(f"c{i}={c}" for i, c in enumerate(cluster))
-    near: dict[int, tuple[str, ...]] = {}
+    vec_near: dict[int, list] = {}
+    if vec is not None and shape == "ar":
+        vec_own, vec_near = _vector_feats(word, vec)
+        feats.extend(vec_own)
+    near: dict[int, tuple[Feature, ...]] = {}
     for off in _NEIGHBOUR_OFFSETS:
         lent = [f"{off}w={norm}", f"{off}ac={ambiguity}"]
         if readings:
@@ -131,7 +312,7 @@ def _type_info(
                 lent.append(f"{off}def")
             if cluster:
                 lent.append(f"{off}c={cluster[-1]}")
-        near[off] = tuple(lent)
+        near[off] = (*lent, *vec_near.get(off, ()))
     return _TypeInfo(tuple(feats), near, ambiguity, norm)
 
 
@@ -202,12 +383,16 @@ def _context_row(ranked_upos: str | None, aux: Any = None) -> Row:
 class PosFeatures:
     """The tagger's layers over a morphology's readings (the ``aux`` of each chunk)."""
 
-    def __init__(self, clusters: Any = None, prior: Any = None) -> None:
+    def __init__(
+        self, clusters: Any = None, prior: Any = None, vectors: VectorFeatures | None = None
+    ) -> None:
         self.clusters = clusters
         self.prior = prior
+        self.vectors = vectors
 
     def word_row(self, key: tuple, morphology: Any) -> Row:
-        info = _type_info(key[0], morphology.readings(key[0]), self.clusters, self.prior)
+        info = _type_info(key[0], morphology.readings(key[0]), self.clusters, self.prior,
+                          self.vectors)
         return Row({0: info.own, **info.near}, {"ac": info.ambiguity, "norm": info.norm})
 
     def layers(self) -> tuple[Layer, ...]:
@@ -223,6 +408,8 @@ class PosFeatures:
         sha = self.clusters.sha256 if self.clusters is not None else "none"
         if self.prior is not None:
             sha += "|prior:" + self.prior.sha256
+        if self.vectors is not None:
+            sha += "|vectors:" + self.vectors.fingerprint()
         return code_fingerprint(Path(__file__), *gaz, extra=sha)
 
 

@@ -54,9 +54,10 @@ class PosTagger:
         clusters: Any = None,
         reading_weights: dict[str, float] | None = None,
         prior: Any = None,
+        vectors: Any = None,
     ) -> None:
         weights = load_weights(model_path)
-        self.features = PosFeatures(clusters, prior)
+        self.features = PosFeatures(clusters, prior, vectors)
         self._prior = prior
         self.sequence = SequenceModel(weights, self.features.layers(), CONJUNCTIONS,
                                       self.features.fingerprint())
@@ -223,9 +224,14 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
                 f"{path / PRIOR_FILE} is not the prior the model was trained with; "
                 "retrain it with `akhbar train pos`"
             )
+    vectors = None
+    if meta.get("vectors"):
+        from tasks.morphology.pos_features import vector_features
+
+        vectors = vector_features(meta["vectors"]["uses"], meta=meta["vectors"])
     # Models trained before issue 23 remember PUD's raw Buckwalter dagger alif (ه`ذا).
     lemmas = {k: arabic_lemma(v) for k, v in meta["lemmas"].items()}
-    return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"), prior)
+    return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"), prior, vectors)
 
 
 def load_clusters() -> Any:

@@ -25,7 +25,7 @@ from tasks.morphology.pos_data import (
     split_holdout,
     write_conllu,
 )
-from tasks.morphology.pos_features import PosFeatures, training_items
+from tasks.morphology.pos_features import PosFeatures, training_items, vector_features
 from tasks.morphology.pos_infer import (
     FORMAT_VERSION,
     META_FILE,
@@ -95,33 +95,58 @@ def fit_tagger(
     c1: float = 0.1,
     c2: float = 0.01,
     prior: Any = None,
+    vectors: Sequence[str] | str | None = None,
+    unlabeled: Sequence[Sequence[str]] | None = None,
+    min_confidence: float = 0.95,
 ) -> PosTagger:
     """Train the CRF, the lemma memory and the reading scorer on ``train``; write
-    ``crf.model`` and ``lemmas.json`` to ``out_dir`` and return the loaded tagger."""
-    import pycrfsuite
+    ``crf.model`` and ``lemmas.json`` to ``out_dir`` and return the loaded tagger.
 
-    trainer = pycrfsuite.Trainer(verbose=False)
+    ``vectors``: which uses of the word vectors to add as features
+    (:data:`tasks.morphology.pos_features.VECTOR_USES`; the UPOS centroids of ``names``
+    are learnt from ``train``). With ``unlabeled`` sentences, the CRF is trained twice:
+    the second time also on those the first is sure of (:mod:`tasks.morphology.self_train`).
+    """
     words = [[w.form for w in s.words] for s in train]
+    vec = vector_features(vectors, [(w.form, w.upos) for s in train for w in s.words])
     morph = morph_an.analyze_sentences(words)
-    items = training_items(PosFeatures(clusters, prior), words, morph_an, morph)
-    for sent, feats in zip(train, items, strict=True):
-        trainer.append(feats, [w.upos for w in sent.words])
-    trainer.set_params({
-        "c1": c1, "c2": c2, "max_iterations": max_iterations,
-        "feature.possible_transitions": True,
-    })
+    features = PosFeatures(clusters, prior, vec)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer.train(str(out_dir / MODEL_FILE))
+    labels = [[w.upos for w in s.words] for s in train]
+    params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
+    _train_crf(out_dir / MODEL_FILE, features, words, labels, morph_an, morph, params)
+    if unlabeled:
+        from tasks.morphology.self_train import confident_sentences
+
+        first = PosTagger(out_dir / MODEL_FILE, {}, clusters, None, prior, vec)
+        pseudo = confident_sentences(first, unlabeled, morph_an, min_confidence)
+        more = [w for w, _ in pseudo]
+        _train_crf(out_dir / MODEL_FILE, features, words + more, labels + [t for _, t in pseudo],
+                   morph_an, morph_an.analyze_sentences(words + more), params)
     lemmas = _learn_lemmas(train)
     weights = _train_reading_scorer(_reading_examples(train, morph_an, morph, prior), seed)
     meta = {
         "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
         "readings": weights, "prior": prior.sha256 if prior is not None else None,
+        "vectors": vec.meta() if vec is not None else None,
     }
     (out_dir / META_FILE).write_text(
         json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
     )
-    return PosTagger(out_dir / MODEL_FILE, lemmas, clusters, weights, prior)
+    return PosTagger(out_dir / MODEL_FILE, lemmas, clusters, weights, prior, vec)
+
+
+def _train_crf(
+    path: Path, features: PosFeatures, words: list[list[str]], labels: list[list[str]],
+    morph_an: Any, morph: dict[str, list], params: dict,
+) -> None:
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for feats, tags in zip(training_items(features, words, morph_an, morph), labels, strict=True):
+        trainer.append(feats, tags)
+    trainer.set_params({**params, "feature.possible_transitions": True})
+    trainer.train(str(path))
 
 
 def train_tagger(
@@ -139,6 +164,7 @@ def train_tagger(
     use_clusters: bool = True,
     prior_corpus: Sequence[Path | str] | None = None,
     cv: int = 0,
+    vectors: Sequence[str] | None = None,
 ) -> TrainReport:
     """Train the tagger on CoNLL-U ``data`` and write it with a model card to ``out_dir``.
 
@@ -148,7 +174,8 @@ def train_tagger(
     (:mod:`tasks.morphology.prior`) and written beside the model as ``prior.tsv``.
     With ``cv`` >= 2, the training sentences are first cross-validated in ``cv`` folds
     (:mod:`tasks.morphology.crossval`, scored as ``score_pud.py`` scores) and the mean and
-    spread go into the model card.
+    spread go into the model card. ``vectors`` adds features of the shipped word vectors
+    (:data:`tasks.morphology.pos_features.VECTOR_USES`, issue 23).
 
     Raises:
         EnvironmentError_: the data or the morphology is missing.
@@ -190,10 +217,11 @@ def train_tagger(
 
         cv_summary = cross_validate(
             train, morph_an, clusters, fit_tagger, k=cv, seed=seed, max_iterations=max_iterations,
-            c1=c1, c2=c2, prior=prior,
+            c1=c1, c2=c2, prior=prior, vectors=vectors,
         ).summary()
     tagger = fit_tagger(train, morph_an, clusters, out, seed=seed,
-                        max_iterations=max_iterations, c1=c1, c2=c2, prior=prior)
+                        max_iterations=max_iterations, c1=c1, c2=c2, prior=prior,
+                        vectors=vectors)
 
     scores: tuple[float | None, ...] = (None, None, None, None)
     if held:
@@ -213,7 +241,7 @@ def train_tagger(
     )
     (out / "MODEL_CARD.md").write_text(
         _model_card(report, data, seed, holdout, command, max_iterations, c1, c2,
-                    clusters is not None, prior_corpus, cv),
+                    clusters is not None, prior_corpus, cv, tagger.features.vectors),
         encoding="utf-8",
     )
     return report
@@ -222,7 +250,7 @@ def train_tagger(
 def _model_card(
     r: TrainReport, data: Sequence[Path | str], seed: int, holdout: float, command: str,
     max_iterations: int, c1: float, c2: float, clusters: bool,
-    prior_corpus: Sequence[Path | str] | None, cv: int,
+    prior_corpus: Sequence[Path | str] | None, cv: int, vec: Any = None,
 ) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.1f}"
@@ -236,6 +264,12 @@ def _model_card(
             ", how the reading prior spreads the word over its readings' UPOS"
             f" (`prior.tsv`: expected (lemma, pos) counts learnt by EM from the unlabeled"
             f" news in {corpus}, SaudiNewsNet, Alhagri 2015; no text ships)"
+        )
+    vectors_line = ""
+    if vec is not None:
+        vectors_line = (
+            f", the subword word vectors of tasks/models/embeddings ({', '.join(sorted(vec.uses))}"
+            f"; `embeddings.npz` sha256 {vec.vectors.sha256[:12]}…, fastText on SaudiNewsNet)"
         )
     sha = "\n".join(f"- `{name}`: `{digest}`" for name, digest in r.files.items())
     prior_file = ", `prior.tsv` (reading prior)" if prior_corpus else ""
@@ -275,7 +309,7 @@ shape (Arabic, digit, Latin, punctuation), the analyzer's ambiguity class (the s
 over its readings) and each reading's UPOS, the ranker's best and second reading (UPOS,
 camel POS, lemma and its vowelled edges, clitic count, definiteness, enclitic pronoun),
 out-of-lexicon, a proper-noun reading in the lexicon, membership in the project's
-gazetteers (tasks/resources/gazetteers){clusters_line}{prior_line};
+gazetteers (tasks/resources/gazetteers){clusters_line}{prior_line}{vectors_line};
 per token: the ranker's in-context UPOS, the words, ambiguity classes and best readings of
 two neighbours each side, and ambiguity-class bigrams.
 {cv_block}

@@ -212,3 +212,125 @@ def test_runtime_labels_and_marginals_equal_crfsuite(trained) -> None:
         marg = [[crf.marginal(y, t) for y in tagger.sequence.labels] for t in range(len(x))]
         np.testing.assert_allclose(decoded.marginals[k : k + len(x)], np.array(marg), atol=1e-5)
         k += len(x)
+
+
+@pytest.fixture
+def trained_vectors(conllu: Path, tmp_path: Path) -> Path:
+    """A tagger trained with every use of the shipped word vectors (issue 23)."""
+    from tasks.embeddings import load_vectors
+
+    if load_vectors() is None:
+        pytest.skip("tasks/models/embeddings/embeddings.npz is not installed")
+    out = tmp_path / "model_vectors"
+    pt.train_tagger([conllu], out, seed=1, holdout=0.25, use_clusters=False,
+                    vectors=["dense", "near", "kmeans", "names", "knn"])
+    return out
+
+
+def test_vector_features_are_learnt_saved_and_scored_like_crfsuite(trained_vectors) -> None:
+    import numpy as np
+    import pycrfsuite
+
+    from tasks.morphology import load_morphology
+    from tasks.morphology.pos_features import training_items
+
+    meta = json.loads((trained_vectors / "lemmas.json").read_text(encoding="utf-8"))
+    vec_meta = meta["vectors"]
+    assert vec_meta["uses"] == ["dense", "kmeans", "knn", "names", "near"]
+    # the centroids come from the training words' UPOS: the tiny treebank has these four
+    assert sorted(vec_meta["centroids"]) == ["ADJ", "NOUN", "PROPN", "VERB"]
+    # the k-nearest-types lexicon: each Arabic training type's commonest UPOS
+    assert vec_meta["lexicon"]["سلمان"] == "PROPN" and vec_meta["lexicon"]["كبير"] == "ADJ"
+    assert "." not in vec_meta["lexicon"]
+    assert "word vectors" in (trained_vectors / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+    tagger = pt.load_tagger(str(trained_vectors))
+    vec = tagger.features.vectors
+    np.testing.assert_allclose(vec.centroids["PROPN"], vec_meta["centroids"]["PROPN"], atol=1e-6)
+    morphology = load_morphology("bama")
+    sentences = [["وكتب", "محمد", "بن", "سلمان", "رسالته", "."],
+                 ["قال", "الرئيس", "إن", "الاقتصاد", "كبير", "جدا", "،", "وكتبوفيتش"]]
+    morph = morphology.analyze_sentences(sentences)
+    items = training_items(tagger.features, sentences, morphology, morph)
+    first = items[0][1]  # محمد: its own vector, its neighbours' at ±1, cluster and centroid
+    assert {f"e{k}" for k in range(vec.vectors.dim)} <= set(first)
+    assert any(k.startswith("-1e") for k in first) and any(k.startswith("1e") for k in first)
+    assert any(k.startswith("k0=") for k in first) and any(k.startswith("nc=") for k in first)
+    # محمد's nearest training types vote (itself left out: its own label is not seen)
+    assert any(k.startswith("nn=") for k in first)
+    assert any(k.startswith("-1nn=") for k in items[0][2])
+    assert "e0" not in items[0][-1]  # punctuation gets no vector
+    # an unseen word still gets a (subword) vector
+    assert "e0" in items[1][-1] and items[1][-1]["e0"] != 0
+    crf = pycrfsuite.Tagger()
+    crf.open(str(trained_vectors / "crf.model"))
+    got = tagger.predict(sentences, morphology, morph)
+    decoded = tagger.decode(sentences, morphology, morph)
+    k = 0
+    for x in items:
+        assert got[k : k + len(x)] == crf.tag(x)
+        marg = [[crf.marginal(y, t) for y in tagger.sequence.labels] for t in range(len(x))]
+        np.testing.assert_allclose(decoded.marginals[k : k + len(x)], np.array(marg), atol=1e-5)
+        k += len(x)
+
+
+def test_vector_features_reject_an_unknown_use(conllu: Path, tmp_path: Path) -> None:
+    from tasks.embeddings import load_vectors
+
+    if load_vectors() is None:
+        pytest.skip("tasks/models/embeddings/embeddings.npz is not installed")
+    with pytest.raises(ConfigError, match="glove"):
+        pt.train_tagger([conllu], tmp_path / "m", holdout=0.25, use_clusters=False,
+                        vectors=["dense", "glove"])
+
+
+def test_knn_vote_leaves_the_word_itself_out() -> None:
+    from tasks.embeddings import load_vectors
+    from tasks.morphology.pos_features import VectorFeatures
+
+    wv = load_vectors()
+    if wv is None:
+        pytest.skip("tasks/models/embeddings/embeddings.npz is not installed")
+    vec = VectorFeatures(wv, frozenset({"knn"}), lexicon={"محمد": "PROPN", "كتاب": "NOUN"})
+    assert vec.knn("محمد") == ("NOUN", "NOUN")  # only the other type votes
+    assert vec.knn("كتاب") == ("PROPN", "PROPN")
+
+
+def test_self_training_keeps_only_sentences_the_tagger_is_sure_of(trained, tmp_path) -> None:
+    from tasks.morphology import load_morphology
+    from tasks.morphology.self_train import confident_sentences, unlabeled_sentences
+
+    news = tmp_path / "news.txt"
+    news.write_text("ذهب الولد إلى المدرسة الكبيرة اليوم.\nقال الرئيس إن الاقتصاد كبير جدا.\n"
+                    "قصير.\n", encoding="utf-8")
+    sents = unlabeled_sentences([news], 10, seed=1)
+    assert sorted(len(s) for s in sents) == [7, 7]  # the 1-word line is too short
+    out, _ = trained
+    tagger = pt.load_tagger(str(out))
+    morphology = load_morphology("bama")
+    sure = confident_sentences(tagger, sents, morphology, 0.0)
+    assert [w for w, _ in sure] == sents and all(len(w) == len(t) for w, t in sure)
+    assert confident_sentences(tagger, sents, morphology, 1.01) == []
+
+
+def test_fit_with_unlabeled_sentences_trains_on_the_confident_ones(conllu, tmp_path) -> None:
+    from tasks.morphology import load_morphology
+
+    train = pt.read_conllu(conllu)
+    morphology = load_morphology("bama")
+    unlabeled = [["ذهب", "الولد", "إلى", "المدرسة", "الكبيرة", "اليوم", "."]] * 3
+    plain = pt.fit_tagger(train, morphology, None, tmp_path / "a", seed=1, c1=0.0)
+    more = pt.fit_tagger(train, morphology, None, tmp_path / "b", seed=1, unlabeled=unlabeled,
+                         min_confidence=0.0, c1=0.0)  # no L1: no weight is pruned
+
+    def weighted(model: Path) -> set:
+        import pycrfsuite
+
+        crf = pycrfsuite.Tagger()
+        crf.open(str(model / "crf.model"))
+        return set(crf.info().state_features)
+
+    # اليوم is in no training sentence: only the second model learnt from it
+    assert ("w=اليوم", "NOUN") in weighted(tmp_path / "b")
+    assert not any("اليوم" in a for a, _ in weighted(tmp_path / "a"))
+    assert more.sequence.labels == plain.sequence.labels
