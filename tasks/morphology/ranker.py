@@ -59,7 +59,7 @@ COLUMNS = ("lemma", "pos", "upos", "diac", "gloss", "bw", "d3tok", "is_oov", "an
 # Word types whose readings a process keeps in memory: a few chunks' vocabulary (a chunk
 # of 250 articles has ~20k types). At 500k a 13-day run grew each worker to 900 MB; a
 # type evicted costs a read from the persistent cache, not a new analysis (issue 14).
-TYPES_IN_MEMORY = 60_000
+TYPES_IN_MEMORY = 40_000
 
 
 # Shape priors (added to a score; see the module docstring).
