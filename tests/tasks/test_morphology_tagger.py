@@ -246,6 +246,14 @@ def test_vector_features_are_learnt_saved_and_scored_like_crfsuite(trained_vecto
 
     tagger = pt.load_tagger(str(trained_vectors))
     vec = tagger.features.vectors
+    # the verdicts worked out at training time for the vectors' words are what the
+    # search gives at run time
+    assert (trained_vectors / "vectors.npz").is_file() and vec._table is not None
+    table = [(vec.knn(w), vec.nearest(w)) for w in ("محمد", "الرئيس", "كتب")]
+    vec.set_table(None, [])
+    assert table == [(vec.knn(w), vec.nearest(w)) for w in ("محمد", "الرئيس", "كتب")]
+    tagger = pt.load_tagger.__wrapped__(str(trained_vectors))
+    vec = tagger.features.vectors
     np.testing.assert_allclose(vec.centroids["PROPN"], vec_meta["centroids"]["PROPN"], atol=1e-6)
     morphology = load_morphology("bama")
     sentences = [["وكتب", "محمد", "بن", "سلمان", "رسالته", "."],
