@@ -192,8 +192,8 @@ def train_tagger(
 
     Raises:
         EnvironmentError_: the data or the morphology is missing.
-        ConfigError: ``holdout`` is not in [0, 1), ``cv`` is 1 or negative, or a corpus
-            path is missing.
+        ConfigError: ``holdout`` is not in [0, 1), ``cv`` is 1 or negative, a corpus
+            path is missing, or a vector use is unknown.
     """
     from tasks.morphology import load_morphology
     from tasks.morphology.prior import PRIOR_FILE, corpus_tokens, learn_prior, read_prior
@@ -206,6 +206,7 @@ def train_tagger(
     for path in prior_corpus or ():
         if not Path(path).exists():
             raise ConfigError(f"--prior-corpus path {str(path)!r} does not exist")
+    vector_features(vectors)  # a bad use or missing vectors fail before any work
     started = time.perf_counter()
     sentences = read_conllu(data)
     train, held = split_holdout(sentences, holdout, seed)

@@ -174,6 +174,10 @@ def test_cli_train_pos(conllu: Path, tmp_path: Path, capsys) -> None:
     bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "x"), "--holdout", "1"]
     assert main(bad) == 2
     assert "--holdout 1.0" in capsys.readouterr().err
+    bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "y"),
+           "--vectors", "knn", "glove"]
+    assert main(bad) == 2
+    assert "glove" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 @pytest.mark.shared
