@@ -13,7 +13,9 @@ To add a word-type feature, append it in :func:`_type_info` (``feats`` for the w
 itself, ``lent`` for what neighbours see; a dense one as a ``(name, value)`` pair); a
 conjunction, in :data:`CONJUNCTIONS`. Then retrain (``akhbar train pos``). With a reading
 prior (:mod:`tasks.morphology.prior`), a word also sees how the unlabeled news spreads it
-over its readings' UPOS (``pu<UPOS>=<bucket>``, ``pru=``), issue 23.
+over its readings' UPOS (``pu<UPOS>=<bucket>``, ``pru=``), issue 23. With word vectors
+(:class:`VectorFeatures`, ``akhbar train pos --vectors``), it also sees what the subword
+fastText vectors of :mod:`tasks.embeddings` say of it, per word type (issue 23).
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ def _share_bucket(share: float) -> int:
 
 VECTOR_USES = ("dense", "near", "kmeans", "names", "knn")
 KNN = 10  # training word types that vote on a word's UPOS ("knn")
+# The vote searches all ~4,400 training types (about 100 µs a word, 3x the POS stage if
+# done at run time), so it is worked out at training time for every word the vectors
+# know (VectorFeatures.build_table, shipped as vectors.npz); unseen words are left.
+# Words whose vector features are held (the tagger's row cache holds a chunk's; the
+# news repeats most words from chunk to chunk, and the vote is the costly part).
+VECTOR_ROWS_IN_MEMORY = 100_000
 DENSE_SCALE = 0.3  # standardized dimensions times this: comparable to a 1.0 indicator
 # open classes whose training words give a centroid of the vectors ("names")
 CENTROID_UPOS = ("ADJ", "NOUN", "PROPN", "VERB")
@@ -93,6 +101,7 @@ class VectorFeatures:
     uses: frozenset[str]
     centroids: dict[str, np.ndarray] = field(default_factory=dict)  # UPOS -> unit vector
     lexicon: dict[str, str] = field(default_factory=dict)  # training type -> its UPOS
+    rows: dict[str, tuple] = field(default_factory=dict, repr=False)  # word -> its features
 
     def __post_init__(self) -> None:
         bad = self.uses - set(VECTOR_USES)
@@ -107,6 +116,46 @@ class VectorFeatures:
             np.stack([_unit_vector(self.vectors.vector(k)) for k in keys]).astype(np.float32)
             if keys else np.zeros((0, self.vectors.dim), dtype=np.float32)
         )
+        self._table: np.ndarray | None = None
+        self._table_labels: list[str] = []
+
+    def _table_row(self, word: str) -> np.ndarray | None:
+        if self._table is None:
+            return None
+        from tasks.clusters import cluster_key
+
+        row = self.vectors.words.get(cluster_key(word))
+        return None if row is None else self._table[row]
+
+    def verdicts(self, word: str) -> tuple[tuple[str, str] | None, tuple[str, int] | None]:
+        """:meth:`knn` and :meth:`nearest` of ``word``, from the table when it has it."""
+        row = self._table_row(word)
+        if row is None:
+            return self.knn(word), self.nearest(word)
+        labels = self._table_labels
+        return ((labels[row[0]], labels[row[1]]) if row[0] >= 0 else None,
+                (labels[row[2]], int(row[3])) if row[2] >= 0 else None)
+
+    def build_table(self) -> None:
+        """Work out the ``knn`` and ``names`` verdicts of every word in the vectors' table
+        at once (they depend on its vector only); at run time only unseen words are left."""
+        self._table = None
+        n = len(self.vectors.words)
+        labels = sorted(set(self._knn_labels) | set(self.centroids))
+        table = np.full((n, 4), -1, dtype=np.int16)
+        words = [""] * n
+        for w, i in self.vectors.words.items():
+            words[i] = w
+        for i, w in enumerate(words):
+            knn, nearest = self.knn(w), self.nearest(w)
+            if knn is not None:
+                table[i, 0], table[i, 1] = labels.index(knn[0]), labels.index(knn[1])
+            if nearest is not None:
+                table[i, 2], table[i, 3] = labels.index(nearest[0]), nearest[1]
+        self.set_table(table, labels)
+
+    def set_table(self, table: np.ndarray | None, labels: Sequence[str]) -> None:
+        self._table, self._table_labels = table, list(labels)
 
     def knn(self, word: str) -> tuple[str, str] | None:
         """The UPOS of the nearest training type and the similarity-weighted vote of the
@@ -115,6 +164,10 @@ class VectorFeatures:
             return None
         from tasks.clusters import cluster_key
 
+        row = self._table_row(word)
+        if row is not None:
+            return (self._table_labels[row[0]], self._table_labels[row[1]]) if row[0] >= 0 \
+                else None
         sims = self._knn_matrix @ _unit_vector(self.vectors.vector(word))
         own = self._knn_index.get(cluster_key(word))
         if own is not None:
@@ -123,10 +176,12 @@ class VectorFeatures:
         if k <= 0:
             return None
         top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        sims = sims[top]
         votes: dict[str, float] = defaultdict(float)
-        for i in top.tolist():
-            votes[self._knn_labels[i]] += max(float(sims[i]), 0.0)
-        first = self._knn_labels[int(top[np.argmax(sims[top])])]
+        for i, sim in zip(top.tolist(), sims.tolist(), strict=True):
+            votes[self._knn_labels[i]] += max(sim, 0.0)
+        first = self._knn_labels[int(top[0])]
         return first, max(votes, key=lambda u: (votes[u], u))
 
     def dense(self, word: str) -> list[float]:
@@ -137,6 +192,9 @@ class VectorFeatures:
         """The nearest centroid's UPOS and the PROPN-minus-NOUN cosine, bucketed."""
         if not self.centroids:
             return None
+        row = self._table_row(word)
+        if row is not None:
+            return (self._table_labels[row[2]], int(row[3])) if row[2] >= 0 else None
         v = _unit_vector(self.vectors.vector(word))
         sims = {u: float(c @ v) for u, c in self.centroids.items()}
         margin = sims.get("PROPN", 0.0) - sims.get("NOUN", 0.0)
@@ -150,6 +208,36 @@ class VectorFeatures:
 
     def fingerprint(self) -> str:
         return json.dumps(self.meta(), sort_keys=True)
+
+
+VECTOR_TABLE_FILE = "vectors.npz"
+
+
+def write_vector_table(vec: VectorFeatures, path: Path) -> str:
+    """Write ``vec``'s table (:meth:`VectorFeatures.build_table`); returns its sha256."""
+    import hashlib
+
+    from tasks.embeddings import _write_npz
+
+    _write_npz(path, {"table": vec._table, "labels": np.array(vec._table_labels)})
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_vector_table(vec: VectorFeatures, path: Path, sha256: str) -> None:
+    """Give ``vec`` the table at ``path``, which must be the one of ``sha256``.
+
+    Raises:
+        EnvironmentError_: the file is missing or not the one the model was trained with.
+    """
+    import hashlib
+
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        raise EnvironmentError_(
+            f"{path} is missing or not the one the POS model was trained with; "
+            "retrain it with `akhbar train pos`"
+        )
+    with np.load(path, allow_pickle=False) as z:
+        vec.set_table(z["table"], z["labels"].tolist())
 
 
 def _unit_vector(v: np.ndarray) -> np.ndarray:
@@ -213,7 +301,16 @@ def vector_features(
     return VectorFeatures(wv, use_set, centroids, lexicon)
 
 
-def _vector_feats(word: str, vec: VectorFeatures) -> tuple[list[Feature], dict[int, list]]:
+def _vector_feats(word: str, vec: VectorFeatures) -> tuple[tuple, dict[int, tuple]]:
+    hit = vec.rows.get(word)
+    if hit is None:
+        if len(vec.rows) > VECTOR_ROWS_IN_MEMORY:
+            vec.rows.clear()
+        hit = vec.rows[word] = _compute_vector_feats(word, vec)
+    return hit
+
+
+def _compute_vector_feats(word: str, vec: VectorFeatures) -> tuple[tuple, dict[int, tuple]]:
     own: list[Feature] = []
     near: dict[int, list[Feature]] = {-1: [], 1: []}
     if "dense" in vec.uses or "near" in vec.uses:
@@ -228,19 +325,20 @@ def _vector_feats(word: str, vec: VectorFeatures) -> tuple[list[Feature], dict[i
         own.extend(f"k{i}={c}" for i, c in enumerate(ids))
         for off in (-1, 1):
             near[off].append(f"{off}k={ids[len(ids) // 2]}")
+    knn, nearest = vec.verdicts(word) if vec.uses & {"knn", "names"} else (None, None)
     if "names" in vec.uses:
-        hit = vec.nearest(word)
+        hit = nearest
         if hit is not None:
             own += [f"nc={hit[0]}", f"pm={hit[1]}"]
             for off in (-1, 1):
                 near[off].append(f"{off}nc={hit[0]}")
     if "knn" in vec.uses:
-        hit = vec.knn(word)
+        hit = knn
         if hit is not None:
             own += [f"nn1={hit[0]}", f"nn={hit[1]}"]
             for off in (-1, 1):
                 near[off].append(f"{off}nn={hit[1]}")
-    return own, near
+    return tuple(own), {off: tuple(f) for off, f in near.items()}
 
 
 def _type_info(
@@ -298,7 +396,7 @@ def _type_info(
         cluster = clusters.lookup(word)
         if cluster:
             feats.extend(f"c{i}={c}" for i, c in enumerate(cluster))
-    vec_near: dict[int, list] = {}
+    vec_near: dict[int, tuple] = {}
     if vec is not None and shape == "ar":
         vec_own, vec_near = _vector_feats(word, vec)
         feats.extend(vec_own)

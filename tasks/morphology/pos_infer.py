@@ -226,9 +226,15 @@ def load_tagger(model_dir: str | None = None) -> PosTagger | None:
             )
     vectors = None
     if meta.get("vectors"):
-        from tasks.morphology.pos_features import vector_features
+        from tasks.morphology.pos_features import (
+            VECTOR_TABLE_FILE,
+            read_vector_table,
+            vector_features,
+        )
 
         vectors = vector_features(meta["vectors"]["uses"], meta=meta["vectors"])
+        if meta["vectors"].get("table"):
+            read_vector_table(vectors, path / VECTOR_TABLE_FILE, meta["vectors"]["table"])
     # Models trained before issue 23 remember PUD's raw Buckwalter dagger alif (ه`ذا).
     lemmas = {k: arabic_lemma(v) for k, v in meta["lemmas"].items()}
     return PosTagger(path / MODEL_FILE, lemmas, clusters, meta.get("readings"), prior, vectors)

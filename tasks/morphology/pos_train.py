@@ -25,7 +25,14 @@ from tasks.morphology.pos_data import (
     split_holdout,
     write_conllu,
 )
-from tasks.morphology.pos_features import PosFeatures, training_items, vector_features
+from tasks.morphology.pos_features import (
+    KNN,
+    VECTOR_TABLE_FILE,
+    PosFeatures,
+    training_items,
+    vector_features,
+    write_vector_table,
+)
 from tasks.morphology.pos_infer import (
     FORMAT_VERSION,
     META_FILE,
@@ -109,9 +116,15 @@ def fit_tagger(
     """
     words = [[w.form for w in s.words] for s in train]
     vec = vector_features(vectors, [(w.form, w.upos) for s in train for w in s.words])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table_sha = None
+    if vec is not None and vec.uses & {"knn", "names"}:
+        vec.build_table()
+        table_sha = write_vector_table(vec, out_dir / VECTOR_TABLE_FILE)
+    elif (out_dir / VECTOR_TABLE_FILE).exists():
+        (out_dir / VECTOR_TABLE_FILE).unlink()  # a stale table of an earlier training
     morph = morph_an.analyze_sentences(words)
     features = PosFeatures(clusters, prior, vec)
-    out_dir.mkdir(parents=True, exist_ok=True)
     labels = [[w.upos for w in s.words] for s in train]
     params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
     _train_crf(out_dir / MODEL_FILE, features, words, labels, morph_an, morph, params)
@@ -128,7 +141,7 @@ def fit_tagger(
     meta = {
         "format": FORMAT_VERSION, "clusters": clusters is not None, "lemmas": lemmas,
         "readings": weights, "prior": prior.sha256 if prior is not None else None,
-        "vectors": vec.meta() if vec is not None else None,
+        "vectors": {**vec.meta(), "table": table_sha} if vec is not None else None,
     }
     (out_dir / META_FILE).write_text(
         json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8"
@@ -179,8 +192,8 @@ def train_tagger(
 
     Raises:
         EnvironmentError_: the data or the morphology is missing.
-        ConfigError: ``holdout`` is not in [0, 1), ``cv`` is 1 or negative, or a corpus
-            path is missing.
+        ConfigError: ``holdout`` is not in [0, 1), ``cv`` is 1 or negative, a corpus
+            path is missing, or a vector use is unknown.
     """
     from tasks.morphology import load_morphology
     from tasks.morphology.prior import PRIOR_FILE, corpus_tokens, learn_prior, read_prior
@@ -193,6 +206,7 @@ def train_tagger(
     for path in prior_corpus or ():
         if not Path(path).exists():
             raise ConfigError(f"--prior-corpus path {str(path)!r} does not exist")
+    vector_features(vectors)  # a bad use or missing vectors fail before any work
     started = time.perf_counter()
     sentences = read_conllu(data)
     train, held = split_holdout(sentences, holdout, seed)
@@ -230,7 +244,8 @@ def train_tagger(
         tagged = tagger.retag(held_words, morph_an, base)
         scores = (*_score(held, tagged), *_score(held, base))
     seconds = time.perf_counter() - started
-    names = (MODEL_FILE, META_FILE) + ((PRIOR_FILE,) if prior is not None else ())
+    names = (MODEL_FILE, META_FILE) + ((PRIOR_FILE,) if prior is not None else ()) + (
+        (VECTOR_TABLE_FILE,) if (out / VECTOR_TABLE_FILE).exists() else ())
     files = {name: _file_sha256(out / name) for name in names}
     report = TrainReport(
         n_train=len(train), n_holdout=len(held),
@@ -267,9 +282,19 @@ def _model_card(
         )
     vectors_line = ""
     if vec is not None:
+        what = {
+            "dense": "its standardized vector as float features",
+            "near": "its ±1 neighbours' vectors",
+            "kmeans": "the vectors' k-means cluster ids",
+            "names": "the nearest of the training words' ADJ/NOUN/PROPN/VERB centroids and "
+                     "the PROPN-minus-NOUN cosine",
+            "knn": f"the similarity-weighted UPOS vote of the {KNN} nearest training word "
+                   "types, its own left out (the type -> UPOS lexicon is in `lemmas.json`)",
+        }
         vectors_line = (
-            f", the subword word vectors of tasks/models/embeddings ({', '.join(sorted(vec.uses))}"
-            f"; `embeddings.npz` sha256 {vec.vectors.sha256[:12]}…, fastText on SaudiNewsNet)"
+            ", from the subword word vectors of tasks/models/embeddings (fastText on "
+            f"SaudiNewsNet, `embeddings.npz` sha256 {vec.vectors.sha256[:12]}…): "
+            + "; ".join(what[u] for u in sorted(vec.uses))
         )
     sha = "\n".join(f"- `{name}`: `{digest}`" for name, digest in r.files.items())
     prior_file = ", `prior.tsv` (reading prior)" if prior_corpus else ""

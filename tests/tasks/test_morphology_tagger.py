@@ -174,6 +174,10 @@ def test_cli_train_pos(conllu: Path, tmp_path: Path, capsys) -> None:
     bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "x"), "--holdout", "1"]
     assert main(bad) == 2
     assert "--holdout 1.0" in capsys.readouterr().err
+    bad = ["train", "pos", "--data", str(conllu), "--out", str(tmp_path / "y"),
+           "--vectors", "knn", "glove"]
+    assert main(bad) == 2
+    assert "glove" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 @pytest.mark.shared
@@ -245,6 +249,14 @@ def test_vector_features_are_learnt_saved_and_scored_like_crfsuite(trained_vecto
     assert "word vectors" in (trained_vectors / "MODEL_CARD.md").read_text(encoding="utf-8")
 
     tagger = pt.load_tagger(str(trained_vectors))
+    vec = tagger.features.vectors
+    # the verdicts worked out at training time for the vectors' words are what the
+    # search gives at run time
+    assert (trained_vectors / "vectors.npz").is_file() and vec._table is not None
+    table = [(vec.knn(w), vec.nearest(w)) for w in ("محمد", "الرئيس", "كتب")]
+    vec.set_table(None, [])
+    assert table == [(vec.knn(w), vec.nearest(w)) for w in ("محمد", "الرئيس", "كتب")]
+    tagger = pt.load_tagger.__wrapped__(str(trained_vectors))
     vec = tagger.features.vectors
     np.testing.assert_allclose(vec.centroids["PROPN"], vec_meta["centroids"]["PROPN"], atol=1e-6)
     morphology = load_morphology("bama")
