@@ -63,6 +63,7 @@ class WordVectors:
     centroids: dict[int, np.ndarray]  # k -> (k, dim) unit float32, for cluster ids
     sha256: str
     _cache: dict = field(default_factory=dict, repr=False)
+    _grams: dict = field(default_factory=dict, repr=False)  # n-gram -> bucket row
 
     @property
     def dim(self) -> int:
@@ -89,12 +90,20 @@ class WordVectors:
         return vec
 
     def _oov(self, key: str) -> np.ndarray:
-        n_buckets = len(self.buckets)
-        rows = [ft_hash(g.encode("utf-8")) % n_buckets
-                for g in char_ngrams(key, self.min_n, self.max_n)]
+        rows = [self._bucket(g) for g in char_ngrams(key, self.min_n, self.max_n)]
         if not rows:
             return np.zeros(self.dim, dtype=np.float32)
         return self.buckets[rows].astype(np.float32).mean(0)
+
+    def _bucket(self, gram: str) -> int:
+        """The bucket row of an n-gram; unseen words share most of theirs, so the Python
+        hash is paid once per distinct n-gram (bounded like the other caches)."""
+        row = self._grams.get(gram)
+        if row is None:
+            if len(self._grams) > 200_000:
+                self._grams.clear()
+            row = self._grams[gram] = ft_hash(gram.encode("utf-8")) % len(self.buckets)
+        return row
 
     def clusters(self, word: str) -> tuple[int, ...]:
         """Nearest-centroid cluster ids of the word's vector, coarse to fine."""
