@@ -317,7 +317,8 @@ def _two_stage_job(args):
 
 def two_stage_cv(folds, args, params) -> None:
     jobs = [(f, tr, te, {"data": args.data, "params": params,
-                         "inner_folds": args.inner_folds}) for f, (tr, te) in enumerate(folds)]
+                         "inner_folds": args.inner_folds}) for f, (tr, te) in enumerate(folds)
+            if args.only_fold is None or f == args.only_fold]
     rows = []
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -325,8 +326,9 @@ def two_stage_cv(folds, args, params) -> None:
             print(f"fold {f}: first stage {one['all']['f1']}, two stages {two['all']['f1']} "
                   f"({secs} s)", file=sys.stderr, flush=True)
             rows.append((f, two, one))
-    print(f"# {len(folds)} outer folds, {args.inner_folds} jackknife folds inside each, "
-          f"params {params}, {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f}")
+    print(f"# {len(rows)} of {len(folds)} outer folds, {args.inner_folds} jackknife folds "
+          f"inside each, params {params}, {time.perf_counter() - t0:.0f} s, "
+          f"load {os.getloadavg()[0]:.1f}")
     print("| model | F1 mean | sd | per fold | PER | LOC | ORG | MISC | P | R |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, k in (("first stage alone", 2), ("two stages", 1)):
@@ -399,7 +401,9 @@ def main() -> None:
                     help="only score saved predictions with and without the span repairs")
     ap.add_argument("--two-stage", action="store_true",
                     help="measure the shipped two-stage trainer against its first stage")
-    ap.add_argument("--inner-folds", type=int, default=5,
+    ap.add_argument("--only-fold", type=int, default=None,
+                    help="--two-stage: run this outer fold only")
+    ap.add_argument("--inner-folds", type=int, default=3,
                     help="--two-stage: jackknife folds inside each training part")
     args = ap.parse_args()
     if args.judge_repairs:

@@ -102,8 +102,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "(tasks/entities/ner_doc.py)",
     )
     ner.add_argument(
-        "--folds", type=int, default=5,
-        help="jackknife folds of the first pass the second stage learns from (default: 5)",
+        "--folds", type=int, default=3,
+        help="jackknife folds of the first pass the second stage learns from (default: 3)",
     )
     ner.add_argument(
         "--doc-scope", choices=("article", "chunk"), default="article",

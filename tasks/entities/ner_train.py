@@ -81,7 +81,7 @@ def train_model(
     vectors: str | None = None,
     span_repair: bool = True,
     two_stage: bool = False,
-    folds: int = 5,
+    folds: int = 3,
     seed: int = 12,
     doc_block: int = DOC_BLOCK,
     doc_scope: str = "article",
@@ -130,7 +130,7 @@ def train_prepared(
     train: tuple, out_dir: str | Path, holdout: tuple = ([], [], None), *,
     morph_source: str | None, use_rules: bool = False, use_clusters: bool = True,
     vectors: str | None = None, span_repair: bool = True, two_stage: bool = False,
-    folds: int = 5, seed: int = 12, doc_block: int = DOC_BLOCK, doc_scope: str = "article",
+    folds: int = 3, seed: int = 12, doc_block: int = DOC_BLOCK, doc_scope: str = "article",
     params: dict | None = None, card: dict | None = None, t0: float | None = None,
 ) -> TrainReport:
     """:func:`train_model` on sentences already tokenized and analysed.
@@ -157,9 +157,10 @@ def train_prepared(
     _fit(feats, tags, p, out / MODEL_FILE)
     second = None
     if two_stage:
+        order = _stage_labels(out / MODEL_FILE)
         first = jackknife_first_pass(features, toks, tags, morph, feats, docs, folds, seed, p,
-                                     use_rules)
-        codes = document_codes(toks, docs, first, _stage_labels(out / MODEL_FILE))
+                                     use_rules, order)
+        codes = document_codes(toks, docs, first, order)
         doc_items = sentence_items((doc_layer(),), (), [len(t) for t in toks],
                                    {"doc": codes.tolist()})
         _fit([_join(a, b) for a, b in zip(feats, doc_items, strict=True)], tags, p,
@@ -233,12 +234,15 @@ def _join(a: list, b: list) -> list:
 def jackknife_first_pass(
     features: NerFeatures, toks: list, tags: list, morph: dict | None, feats: list,
     docs: Sequence[int], folds: int, seed: int, params: dict, use_rules: bool = False,
+    order: Sequence[str] | None = None,
 ) -> Decoded:
     """Out-of-fold first-stage labels and marginals of every training sentence.
 
     Whole documents are dealt into ``folds`` folds (seeded); a first-stage model trained
     on the other folds tags each fold through the runtime, so the second stage learns
     from a first pass as good as, and no better than, the one it gets on unseen text.
+    Marginals are given in the label order ``order`` (the full first stage's): crfsuite
+    numbers labels in the order it meets them, which differs between folds.
     """
     import tempfile
 
@@ -265,13 +269,16 @@ def jackknife_first_pass(
                 for c, col in morph.items() if isinstance(col, list)}
             dec = stage.decode(f_toks, f_morph, [docs[i] for i in test_idx])
             if labels is None:
+                order = list(order or weights.labels)
                 labels = np.zeros(int(lens.sum()), dtype=np.int64)
-                marginals = np.zeros((int(lens.sum()), dec.marginals.shape[1]))
-                order = weights.labels
-            assert weights.labels == order  # every fold sees every label
+                marginals = np.zeros((int(lens.sum()), len(order)))
+            # this fold's label k is column ``to[k]`` of ``order`` (a label unseen: absent)
+            to = np.array([order.index(lab) for lab in weights.labels], dtype=np.int64)
             mask = tok_fold == f
-            labels[mask] = dec.labels
-            marginals[mask] = dec.marginals
+            labels[mask] = to[dec.labels]
+            fold_marg = np.zeros((len(dec.labels), len(order)))
+            fold_marg[:, to] = dec.marginals
+            marginals[mask] = fold_marg
     return Decoded(labels, marginals)
 
 

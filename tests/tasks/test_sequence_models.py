@@ -40,9 +40,25 @@ def test_shipped_ner_equals_crfsuite_on_held_aside_anercorp(shared_dir):
     morph = pos_tagger.load_tagger().retag(toks, morphology, morph)
     model = ner_model.load_model()
     items = ner_model.training_items(model.features, toks, morph, None)
-    decoded = model.decode(toks, morph)
+    keys, lengths = model.first_keys(toks, morph)
+    first = model.sequence.tag(lengths, keys)
     _assert_equal_to_crfsuite(model.path / ner_model.MODEL_FILE, items,
-                              model.sequence.labels, decoded)
+                              model.sequence.labels, first)
+    if model.second is not None:  # the document-consistency stage (issue 22)
+        from tasks.entities.ner_doc import doc_layer, document_codes
+        from tasks.entities.ner_infer import SECOND_FILE
+        from tasks.entities.ner_train import _join
+        from tasks.sequence.items import sentence_items
+
+        docs = [i // 20 for i in range(len(toks))]
+        if model.config["second_stage"].get("scope") == "chunk":
+            docs = [0] * len(toks)
+        codes = document_codes(toks, docs, first, model.sequence.labels)
+        doc_items = sentence_items((doc_layer(),), (), [len(t) for t in toks],
+                                   {"doc": codes.tolist()})
+        joined = [_join(a, b) for a, b in zip(items, doc_items, strict=True)]
+        _assert_equal_to_crfsuite(model.path / SECOND_FILE, joined, model.labels(),
+                                  model.decode(toks, morph, docs))
 
 
 @pytest.mark.shared
