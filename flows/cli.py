@@ -371,8 +371,13 @@ def _start_workers_server(params) -> None:
     """
     from flows.pool import run_workers, start_fork_server
     from flows.run import pending_inputs
+    from tasks.errors import AkhbarError
 
-    if run_workers(params.workers, pending_inputs(params), dask=bool(params.dask_address)):
+    try:
+        pending = pending_inputs(params)
+    except (AkhbarError, OSError):  # the flow meets it again under the lock and reports it
+        return
+    if run_workers(params.workers, pending, dask=bool(params.dask_address)):
         start_fork_server(params.annotate)
 
 
