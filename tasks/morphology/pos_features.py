@@ -159,15 +159,12 @@ class VectorFeatures:
 
     def knn(self, word: str) -> tuple[str, str] | None:
         """The UPOS of the nearest training type and the similarity-weighted vote of the
-        :data:`KNN` nearest (the word's own type left out)."""
+        :data:`KNN` nearest (the word's own type left out), searched: :meth:`verdicts`
+        reads the training-time table first."""
         if not len(self._knn_labels):
             return None
         from tasks.clusters import cluster_key
 
-        row = self._table_row(word)
-        if row is not None:
-            return (self._table_labels[row[0]], self._table_labels[row[1]]) if row[0] >= 0 \
-                else None
         sims = self._knn_matrix @ _unit_vector(self.vectors.vector(word))
         own = self._knn_index.get(cluster_key(word))
         if own is not None:
@@ -189,12 +186,10 @@ class VectorFeatures:
         return [round(float(x), 4) for x in z]
 
     def nearest(self, word: str) -> tuple[str, int] | None:
-        """The nearest centroid's UPOS and the PROPN-minus-NOUN cosine, bucketed."""
+        """The nearest centroid's UPOS and the PROPN-minus-NOUN cosine, bucketed
+        (computed: :meth:`verdicts` reads the training-time table first)."""
         if not self.centroids:
             return None
-        row = self._table_row(word)
-        if row is not None:
-            return (self._table_labels[row[2]], int(row[3])) if row[2] >= 0 else None
         v = _unit_vector(self.vectors.vector(word))
         sims = {u: float(c @ v) for u, c in self.centroids.items()}
         margin = sims.get("PROPN", 0.0) - sims.get("NOUN", 0.0)
