@@ -335,7 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # environment when they configure logging (issue 18).
     set_console_log_level(_console_log_level(args, console.tty))
     console.start()
-    link = None
+    link, failed = None, False
     try:
         with prefect_api() as server:
             from flows import news_pipeline as np_mod
@@ -345,7 +345,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             with server.settings():
                 state = np_mod.news_pipeline(params, return_state=True)
             link = run_link(server, state.state_details.flow_run_id)
-            result = state.result()
+            failed = state.is_failed() and isinstance(state.result(raise_on_failure=False), dict)
+            # no input could be processed: the flow's Failed state holds the run's summary
+            result = state.result(raise_on_failure=not failed)
     except AkhbarError as exc:
         console.close()
         print(f"akhbar: error: {exc}", file=sys.stderr)
@@ -357,6 +359,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         console.close()
+    if failed:
+        print(f"akhbar: run failed: {state.message}", file=sys.stderr)
     console.print_summary(result)
     console.print_ui_hint(link)
     return EXIT_OK if result.get("outcome") != "failed" else EXIT_FAILED

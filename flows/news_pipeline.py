@@ -24,6 +24,7 @@ from typing import Protocol
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import artifacts, stages
@@ -109,8 +110,13 @@ def _results(futures: list) -> list[dict | BaseException]:
 
 
 @flow(name="news-pipeline", log_prints=True, validate_parameters=True)
-def news_pipeline(params: PipelineParams) -> dict:
-    """Turn raw Arabic news files into the annotated Parquet dataset at ``params.out``."""
+def news_pipeline(params: PipelineParams) -> dict | State:
+    """Turn raw Arabic news files into the annotated Parquet dataset at ``params.out``.
+
+    Returns the run summary. When no input could be processed the flow run ends Failed
+    with that summary as its data and the reason as its message: every input's row says
+    why, so the run log carries no traceback.
+    """
     from flows.runtime import prepare_environment
 
     prepare_environment()
@@ -164,7 +170,10 @@ def news_pipeline(params: PipelineParams) -> dict:
     artifacts.publish_run_artifacts(summary)
     logger.info(summary.one_line())
     if summary.outcome == "failed":
-        raise RuntimeError(f"run {run.run_id}: no input could be processed ({summary.one_line()})")
+        return Failed(
+            message=f"run {run.run_id}: no input could be processed ({summary.one_line()})",
+            data=summary.as_dict(),
+        )
     return summary.as_dict()
 
 

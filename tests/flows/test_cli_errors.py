@@ -239,3 +239,7 @@ def test_a_failed_run_exits_without_waiting_on_the_stopped_api(tmp_path):
     assert proc.returncode == 1
     assert time.monotonic() - failed_at < 15
     assert not any("Error logging to API" in ln for ln in lines)
+    # the flow run ends Failed with the reason, not with an exception: no traceback in the
+    # run log, and the summary names what went wrong with the input
+    assert not any("Traceback" in ln for ln in lines), "".join(lines)
+    assert any(ln.startswith("problems: failed:") for ln in lines), "".join(lines)
