@@ -65,9 +65,24 @@ _BOILERPLATE = re.compile(
     r"شارك(?:\s+(?:هذا|المقال|الخبر|على).*)?|تابعونا.*|تابعوا.*على.*|اشترك.*|"
     r"جميع الحقوق محفوظة.*|©.*|حقوق النشر.*|الوسوم\s*[:：].*|كلمات مفتاحية\s*[:：].*|"
     r"اضغط هنا.*|للمزيد.*اضغط.*|طباعة|أضف تعليق(?:ك)?|التعليقات|مشاركة|"
-    r"(?:https?://|www\.)\S+|share|tweet|print|facebook|twitter|whatsapp"
+    r"(?:https?://|www\.)\S+|share|tweet|print|facebook|twitter|whatsapp|"
+    # agency end marks and a wire's time stamp (// انتهى //, // يتبع //, 20:26 ت م),
+    # a teaser's link (...المزيد)
+    r"//\s*(?:انتهى|يتبع)\s*//|\d{1,2}:\d{2}\s*ت\s*م|\.{2,}\s*المزيد"
     r")\s*$",
     re.IGNORECASE,
+)
+# Site furniture inside a line, found by counting the first and last words of 13 days of
+# Saudi news per site: a share bar before the text (شارك من خلال تويتر فيسبوك جوجل بلس
+# اكتب رأيك), a link back to the site with the title repeated after the text (رابط الخبر
+# بصحيفة الوئام: ...), a columnist's SMS footer with the e-mail glued before it. Left in,
+# they put تويتر, جوجل and الخبر among a day's top organisations and count the title's
+# names twice.
+_INLINE_FURNITURE = re.compile(
+    r"^\s*شارك من خلال(?:\s+(?:تويتر|فيسبوك|فيس بوك|جوجل|بلس|واتساب|واتس اب|لينكد إن))+"
+    r"(?:\s+اكتب رأيك)?\s*"
+    r"|\s*رابط الخبر (?:ب|في )?(?:صحيفة|موقع) [^:\n]{1,40}:.*$"
+    r"|\s*(?:\S+@\S+?)?للتواصل مع الكاتب ارسل رسالة.*$"
 )
 
 
@@ -116,7 +131,7 @@ def clean_text(text: str) -> str:
     """Clean a multi-line body: lines cleaned, boilerplate dropped, one ``\\n`` per paragraph."""
     lines = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = clean_line(raw)
+        line = _INLINE_FURNITURE.sub("", clean_line(raw)).strip()
         if line and not _BOILERPLATE.match(line):
             lines.append(line)
     return _BLANK_LINES.sub("\n", "\n".join(lines))

@@ -107,6 +107,30 @@ def test_clean_text_one_newline_per_paragraph_and_no_boilerplate() -> None:
     assert clean_text(raw) == "الفقرة الأولى هنا.\nالفقرة الثانية هنا."
 
 
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        # a share bar before the text (okaz)
+        (" شارك من خلال تويتر فيسبوك جوجل بلس اكتب رأيك أكد الوزير أمس", "أكد الوزير أمس"),
+        # a link back to the site, the title repeated after the text (alweeam)
+        ("وصلت الطائرة. رابط الخبر بصحيفة الوئام: طيران ناس تكرم طاقم", "وصلت الطائرة."),
+        # a columnist's SMS footer, the e-mail glued before it (almadina)
+        ("نص المقال.\n\nkatib@yahoo.comللتواصل مع الكاتب ارسل رسالة SMS تبدأ بالرمز (3) "
+         "ثم مسافة ثم نص الرسالة إلى 88591 - Stc 635031 - Mobily", "نص المقال."),
+        # an agency's end mark and time stamp (was), a teaser's link (aawsat)
+        ("نص الخبر.\n // انتهى //\n 20:26 ت م \n", "نص الخبر."),
+        ("نص الخبر.\n // يتبع //", "نص الخبر."),
+        ("نص الخبر.\n\n ...المزيد", "نص الخبر."),
+        # the same words inside a sentence are text
+        ("يشارك من خلاله الجميع في البرنامج", "يشارك من خلاله الجميع في البرنامج"),
+        ("قال: شارك من خلال تويتر", "قال: شارك من خلال تويتر"),
+        ("نشر رابط الخبر على حسابه", "نشر رابط الخبر على حسابه"),
+    ],
+)
+def test_clean_text_drops_site_furniture_inside_a_line(raw: str, kept: str) -> None:
+    assert clean_text(raw) == kept
+
+
 def test_arabic_ratio_counts_letters_only() -> None:
     assert arabic_ratio("سلام 2024 !!") == 1.0
     assert arabic_ratio("hello سلام") == pytest.approx(4 / 9)
