@@ -204,6 +204,17 @@ def _is_word(token: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def named_after_heads() -> dict[str, str]:
+    """Normalized head -> label of a place or body named after a titled person
+    (``gazetteers/named_after.txt``: جامعة -> ORG, طريق -> LOC)."""
+    heads = {}
+    for text, _amb in _read_list("named_after.txt"):
+        word, _, label = text.partition("\t")
+        heads[normalize_name(word.strip())] = label.strip() or "ORG"
+    return heads
+
+
+@functools.lru_cache(maxsize=1)
 def _non_names() -> frozenset[str]:
     """Normalized words that name nothing alone (``gazetteers/non_entities.txt``)."""
     path = Path(__file__).parents[1] / "resources" / "gazetteers" / "non_entities.txt"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.entities.gazetteers import _forms, _surface_skip, load_gazetteers
+from tasks.entities.gazetteers import _forms, _surface_skip, load_gazetteers, named_after_heads
 from tasks.entities.ner_data import bio_spans
 from tasks.entities.ner_doc import doc_layer, document_codes, encode_codes
 from tasks.entities.ner_features import (
@@ -213,16 +213,18 @@ def _proclitic_skip(token: str) -> int:
     """Letters of a proclitic before the name in ``token`` (وبالرباط -> 2, بطنجة -> 1).
 
     Only when the rest is evidently the name: it carries the article, or the gazetteers
-    know it and not the whole token (بغداد keeps its ب, لندن its ل).
+    know it and not the whole token (بغداد keeps its ب, لندن its ل), or it is the head
+    word of an organisation's name (لمركز الملك سلمان -> مركز; لجنة keeps its ل).
     """
     g = load_gazetteers()
+    heads = named_after_heads()
     forms = _forms(token)
     whole = forms[0][0]
-    if whole in g.longest or whole in g.first_names:
+    if whole in g.longest or whole in g.first_names or whole in g.org_heads or whole in heads:
         return 0
     for form, skip in forms[1:]:
         if (len(form) > 3 and form.startswith("ال")) or form in g.longest \
-                or form in g.first_names:
+                or form in g.first_names or form in g.org_heads or form in heads:
             return skip
     return 0
 

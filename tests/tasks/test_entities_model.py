@@ -232,3 +232,17 @@ def test_vector_features_decode_like_crfsuite(tmp_path, bio_file, monkeypatch):
         assert [g[:3] for g in got] == [w[:3] for w in want]
         assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-4)
     ner_model.load_model.cache_clear()
+
+
+def test_a_proclitic_before_an_organisation_head_is_skipped():
+    from tasks.entities.ner_infer import _proclitic_skip
+
+    # لمركز الملك سلمان, بجامعة الملك خالد: the name starts at the head word
+    assert _proclitic_skip("لمركز") == 1
+    assert _proclitic_skip("بجامعة") == 1
+    assert _proclitic_skip("ومطار") == 1
+    # a head whose first letter only looks like a proclitic keeps it (لجنة, كلية), and
+    # ل fused with the article is kept whole (للبنك, never لبنك)
+    assert _proclitic_skip("لجنة") == 0
+    assert _proclitic_skip("كلية") == 0
+    assert _proclitic_skip("للبنك") == 0
