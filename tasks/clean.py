@@ -68,7 +68,10 @@ _BOILERPLATE = re.compile(
     r"(?:https?://|www\.)\S+|share|tweet|print|facebook|twitter|whatsapp|"
     # agency end marks and a wire's time stamp (// انتهى //, // يتبع //, 20:26 ت م),
     # a teaser's link (...المزيد)
-    r"//\s*(?:انتهى|يتبع)\s*//|\d{1,2}:\d{2}\s*ت\s*م|\.{2,}\s*المزيد"
+    r"//\s*(?:انتهى|يتبع)\s*//|\d{1,2}:\d{2}\s*ت\s*م|\.{2,}\s*المزيد|"
+    # a columnist's contact lines: an e-mail or a handle alone, the SMS instructions
+    r"(?:تويتر\s*[:：]\s*)?@?[\w.+-]+@[\w-]+(?:\.[\w-]+)+|تويتر\s*[:：]\s*@?\w+|"
+    r"تبدأ بالرمز.*نص الرسالة.*|\d{3,6}\s*-\s*(?:stc|mobily|zain)"
     r")\s*$",
     re.IGNORECASE,
 )

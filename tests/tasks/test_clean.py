@@ -117,6 +117,9 @@ def test_clean_text_one_newline_per_paragraph_and_no_boilerplate() -> None:
         # a columnist's SMS footer, the e-mail glued before it (almadina)
         ("نص المقال.\n\nkatib@yahoo.comللتواصل مع الكاتب ارسل رسالة SMS تبدأ بالرمز (3) "
          "ثم مسافة ثم نص الرسالة إلى 88591 - Stc 635031 - Mobily", "نص المقال."),
+        # the same footer over several lines, with the columnist's contacts
+        ("نص المقال.\nتويتر: @katib\nkatib@hotmail.com\nتبدأ بالرمز (48) ثم مسافة ثم نص "
+         "الرسالة إلى\n88591 - Stc\n635031 - Mobily\n737221 - Zain", "نص المقال."),
         # an agency's end mark and time stamp (was), a teaser's link (aawsat)
         ("نص الخبر.\n // انتهى //\n 20:26 ت م \n", "نص الخبر."),
         ("نص الخبر.\n // يتبع //", "نص الخبر."),
