@@ -71,7 +71,7 @@ _BOILERPLATE = re.compile(
     r"//\s*(?:انتهى|يتبع)\s*//|\d{1,2}:\d{2}\s*ت\s*م|\.{2,}\s*المزيد|"
     # a columnist's contact lines: an e-mail or a handle alone, the SMS instructions
     r"(?:تويتر\s*[:：]\s*)?@?[\w.+-]+@[\w-]+(?:\.[\w-]+)+|تويتر\s*[:：]\s*@?\w+|"
-    r"تبدأ بالرمز.*نص الرسالة.*|\d{3,6}\s*-\s*(?:stc|mobily|zain)"
+    r"تبدأ بالرمز.*نص الرسالة.*|\d{3,6}\s*-\s*(?:stc|mobily|zain)|للتواصل\s+(?:أ|ا)رسل\s+sms.*"
     r")\s*$",
     re.IGNORECASE,
 )

@@ -120,6 +120,7 @@ def test_clean_text_one_newline_per_paragraph_and_no_boilerplate() -> None:
         # the same footer over several lines, with the columnist's contacts
         ("نص المقال.\nتويتر: @katib\nkatib@hotmail.com\nتبدأ بالرمز (48) ثم مسافة ثم نص "
          "الرسالة إلى\n88591 - Stc\n635031 - Mobily\n737221 - Zain", "نص المقال."),
+        ("نص المقال.\nللتواصل أرسل sms إلى 88548 الاتصالات", "نص المقال."),
         # an agency's end mark and time stamp (was), a teaser's link (aawsat)
         ("نص الخبر.\n // انتهى //\n 20:26 ت م \n", "نص الخبر."),
         ("نص الخبر.\n // يتبع //", "نص الخبر."),
