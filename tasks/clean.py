@@ -30,6 +30,9 @@ _ZERO_WIDTH_BIDI = dict.fromkeys(
     None,
 )
 _TATWEEL = "\u0640"
+# A tatweel standing alone between spaces is a dash (لندن ـ أعلن), not a stretched letter:
+# it becomes "-", one character for one, so the text keeps its offsets and its tokens.
+_LONE_TATWEEL = re.compile(r"(?:(?<=\s)|^)\u0640+(?=\s|$)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{2,}")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
@@ -125,7 +128,8 @@ def _arclean():
 
 def clean_line(text: str) -> str:
     """One line of text: camel-tools arclean, no tatweel/zero-width/bidi, single spaces."""
-    text = text.translate(_ZERO_WIDTH_BIDI).replace(_TATWEEL, "")
+    text = text.translate(_ZERO_WIDTH_BIDI)
+    text = _LONE_TATWEEL.sub(lambda m: "-" * len(m.group()), text).replace(_TATWEEL, "")
     text = _arclean()(text)
     return _SPACES.sub(" ", text).strip()
 

@@ -94,6 +94,13 @@ def test_clean_line_drops_tatweel_zero_width_and_bidi_controls() -> None:
     assert not set(out) & set("\u0640\u200b\u200c\u200d\u200e\u200f\u202b\u202c\u2067\u2069\ufeff")
 
 
+def test_a_lone_tatweel_is_a_dash() -> None:
+    # لندن ـ أعلن: between spaces the tatweel is a dash; deleting it would move every
+    # offset after it and glue the dateline to the text
+    assert clean_line("لندن ـ أعلن الوزير ـ") == "لندن - أعلن الوزير -"
+    assert clean_line("ـ جديـــد") == "- جديد"
+
+
 def test_clean_line_keeps_arabic_punctuation() -> None:
     # arclean alone would map ، to , and ؟ to ?; news text keeps the Arabic forms
     out = clean_line("قال الوزير، هل انتهى العمل؟ نعم؛ «انتهى»")
