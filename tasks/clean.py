@@ -134,14 +134,19 @@ def clean_line(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def clean_text(text: str) -> str:
-    """Clean a multi-line body: lines cleaned, boilerplate dropped, one ``\\n`` per paragraph."""
+def _text_lines(text: str) -> list[str]:
+    """The non-blank lines of ``text``, each cleaned, with site furniture dropped."""
     lines = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for raw in text.splitlines():
         line = _INLINE_FURNITURE.sub("", clean_line(raw)).strip()
         if line and not _BOILERPLATE.match(line):
             lines.append(line)
-    return _BLANK_LINES.sub("\n", "\n".join(lines))
+    return lines
+
+
+def clean_text(text: str) -> str:
+    """Clean a multi-line body: lines cleaned, boilerplate dropped, one ``\\n`` per paragraph."""
+    return _BLANK_LINES.sub("\n", "\n".join(_text_lines(text)))
 
 
 def arabic_ratio(text: str) -> float:
@@ -216,10 +221,9 @@ def parse_news_txt(text: str) -> list[ParsedArticle]:
     Layout: title line, ``تاريخ النشر:`` date line, ``site ا dateline`` line, body
     paragraphs, an ``المصدر:`` source line, then ``إقرأ أيضاً:`` followed by
     related articles (each a title line and paragraphs), which take the file's source
-    unless they name their own. Boilerplate lines are dropped.
+    unless they name their own. Site furniture is dropped as in ``clean_text``.
     """
-    lines = [ln for ln in (clean_line(x) for x in text.splitlines()) if ln]
-    lines = [ln for ln in lines if not _BOILERPLATE.match(ln)]
+    lines = _text_lines(text)
     if not lines:
         return []
     main, i = _parse_header(lines)

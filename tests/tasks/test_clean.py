@@ -142,6 +142,19 @@ def test_clean_text_drops_site_furniture_inside_a_line(raw: str, kept: str) -> N
     assert clean_text(raw) == kept
 
 
+def test_parse_news_txt_drops_the_same_furniture_as_clean_text() -> None:
+    # The .txt path read its lines apart from clean_text and kept the SMS footer and the
+    # link back (the round trip over a real day caught it).
+    body = (
+        "أكد الوزير أمس أن العمل مستمر في المشروع.\n"
+        "وصلت الطائرة. رابط الخبر بصحيفة الوئام: طيران ناس تكرم طاقم\n"
+        "katib@yahoo.com\nللتواصل مع الكاتب ارسل رسالة SMS\n88591 - Stc"
+    )
+    main = parse_news_txt(f"عنوان الخبر\nتاريخ النشر: 2015-07-26\n{body}\n")[0]
+    assert main.body == clean_text(body)
+    assert main.body.endswith("وصلت الطائرة.")
+
+
 def test_arabic_ratio_counts_letters_only() -> None:
     assert arabic_ratio("سلام 2024 !!") == 1.0
     assert arabic_ratio("hello سلام") == pytest.approx(4 / 9)
